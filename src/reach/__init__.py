@@ -1,0 +1,1 @@
+"""Reach: a self-hosted audience segmentation server."""

@@ -1,0 +1,132 @@
+"""The application factory: routers, problem rendering and the trace-id middleware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from reach.audience_segment.endpoints import router as audience_segment_router
+from reach.auth.endpoints import router as auth_router
+from reach.auth.errors import OAuthProblem
+from reach.auth.tokens import SecretHasher, TokenSigner
+from reach.config import Settings
+from reach.db import Database
+from reach.kit.clock import Clock, SystemClock
+from reach.kit.jsonbody import problem_from_error
+from reach.kit.middleware import TRACE_HEADER, TraceMiddleware, new_trace_id
+from reach.kit.problems import (
+    InternalError,
+    MethodNotAllowed,
+    Problem,
+    RequestProblems,
+    RouteNotFound,
+)
+from reach.kit.ratelimit import FixedWindowRateLimiter
+from reach.kit.wire import JsonResponse
+from reach.reference.endpoints import router as reference_router
+
+log = logging.getLogger("reach")
+
+
+def _trace_id(request: Request) -> str:
+    trace_id: str | None = getattr(request.state, "trace_id", None)
+    return trace_id or new_trace_id()
+
+
+def problems_response(request: Request, problems: list[Problem]) -> JsonResponse:
+    """The one way a failed request is rendered: ``{"errors": [...], "warnings": []}``."""
+    trace_id = _trace_id(request)
+    body: dict[str, object] = {
+        "errors": [p.to_wire(trace_id=trace_id, instance=request.url.path) for p in problems],
+        "warnings": [],
+    }
+    first = problems[0]
+    if isinstance(first, OAuthProblem):
+        # RFC 6749 §5.2 fields, for OAuth2 client libraries.
+        body = {"error": first.oauth_error, "error_description": first.detail} | body
+    headers = {"Cache-Control": "no-store"} if isinstance(first, OAuthProblem) else None
+    return JsonResponse(body, status_code=first.status, headers=headers)
+
+
+async def _on_problem(request: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, Problem)
+    return problems_response(request, [exc])
+
+
+async def _on_problems(request: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, RequestProblems)
+    return problems_response(request, exc.problems)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problems_response(request, [problem_from_error(e) for e in exc.errors()])
+
+
+async def _on_http(request: Request, exc: Exception) -> JsonResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        problem: Problem = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+    elif exc.status_code == 404:
+        problem = RouteNotFound(f"There is no endpoint at {request.url.path}")
+    else:
+        problem = InternalError(str(exc.detail))
+    response = problems_response(request, [problem])
+    response.status_code = exc.status_code
+    return response
+
+
+async def _on_crash(request: Request, exc: Exception) -> JsonResponse:
+    trace_id = _trace_id(request)
+    log.exception("unhandled error (trace %s) on %s %s", trace_id, request.method, request.url.path)
+    response = problems_response(
+        request, [InternalError(f"Something went wrong on our side; quote trace id {trace_id}")]
+    )
+    # This answer leaves through Starlette's outermost layer, past the trace middleware.
+    response.headers[TRACE_HEADER.decode()] = trace_id
+    return response
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """Build a Reach server from ``settings``; ``clock`` is injectable for tests."""
+    clock = clock or SystemClock()
+    database = Database(settings.resolved_database_url)
+    server_key = settings.signing_key()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="Reach",
+        version=version("reach-audiences"),
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.database = database
+    app.state.hasher = SecretHasher(server_key)
+    app.state.signer = TokenSigner(server_key, clock, settings.token_lifetime_seconds)
+    app.state.limiter = FixedWindowRateLimiter(settings.rate_limit_per_minute, clock)
+
+    app.add_middleware(TraceMiddleware)
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(RequestProblems, _on_problems)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_crash)
+
+    app.include_router(auth_router)
+    app.include_router(reference_router)
+    app.include_router(audience_segment_router)
+    return app

@@ -1,0 +1,115 @@
+"""HTTP handlers of the audience-segment operations: thin, named after the spec's operationIds."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from reach.audience_segment.schemas import (
+    AudienceSegmentBulkCreateInputV1,
+    AudienceSegmentBulkDeleteInputV1,
+    AudienceSegmentBulkUpdateInputV1,
+    AudienceSegmentEntityV1AudienceSegmentSearchMetadataV1ListResponse,
+    AudienceSegmentEntityV1ListResponse,
+    AudienceSegmentIdEntityV1ListResponse,
+    AudienceSegmentIdEntityV1Resource,
+    AudienceSegmentSearchInputV1,
+)
+from reach.audience_segment.service import AudienceSegmentService, to_resource
+from reach.auth.auth import AudienceManager, AudienceReader
+from reach.deps import ClockDep, ReadSession, SettingsDep, WriteSession
+from reach.kit.jsonbody import json_body
+from reach.kit.pagination import Page, page_params
+from reach.kit.wire import JsonResponse, SearchMeta
+
+router = APIRouter(prefix="/2025-01/marketing-solutions/audience-segments", tags=["Audience"])
+
+CreateBody = Annotated[
+    AudienceSegmentBulkCreateInputV1, Depends(json_body(AudienceSegmentBulkCreateInputV1))
+]
+UpdateBody = Annotated[
+    AudienceSegmentBulkUpdateInputV1, Depends(json_body(AudienceSegmentBulkUpdateInputV1))
+]
+DeleteBody = Annotated[
+    AudienceSegmentBulkDeleteInputV1, Depends(json_body(AudienceSegmentBulkDeleteInputV1))
+]
+SearchBody = Annotated[AudienceSegmentSearchInputV1, Depends(json_body(AudienceSegmentSearchInputV1))]
+PageDep = Annotated[Page, Depends(page_params)]
+
+
+def _trace(request: Request) -> tuple[str, str]:
+    return request.state.trace_id, request.url.path
+
+
+@router.post("/create", operation_id="CreateAudienceSegments")
+def create_audience_segments(
+    request: Request,
+    client: AudienceManager,
+    body: CreateBody,
+    session: WriteSession,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> JsonResponse:
+    result = AudienceSegmentService(session, settings, clock).create(client.advertiser_ids, body.data)
+    return JsonResponse(
+        AudienceSegmentEntityV1ListResponse(
+            data=[to_resource(s) for s in result.data], errors=result.wire_errors(*_trace(request))
+        )
+    )
+
+
+@router.patch("", operation_id="UpdateAudienceSegments")
+def update_audience_segments(
+    request: Request,
+    client: AudienceManager,
+    body: UpdateBody,
+    session: WriteSession,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> JsonResponse:
+    result = AudienceSegmentService(session, settings, clock).update(client.advertiser_ids, body.data)
+    return JsonResponse(
+        AudienceSegmentEntityV1ListResponse(
+            data=[to_resource(s) for s in result.data], errors=result.wire_errors(*_trace(request))
+        )
+    )
+
+
+@router.post("/delete", operation_id="DeleteAudienceSegments")
+def delete_audience_segments(
+    request: Request,
+    client: AudienceManager,
+    body: DeleteBody,
+    session: WriteSession,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> JsonResponse:
+    result = AudienceSegmentService(session, settings, clock).delete(client.advertiser_ids, body.data)
+    return JsonResponse(
+        AudienceSegmentIdEntityV1ListResponse(
+            data=[AudienceSegmentIdEntityV1Resource(id=str(i)) for i in result.data],
+            errors=result.wire_errors(*_trace(request)),
+        )
+    )
+
+
+@router.post("/search", operation_id="SearchAudienceSegments")
+def search_audience_segments(
+    client: AudienceReader,
+    page: PageDep,
+    body: SearchBody,
+    session: ReadSession,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> JsonResponse:
+    filters = body.data.attributes if body.data is not None else None
+    rows, total = AudienceSegmentService(session, settings, clock).search(
+        client.advertiser_ids, filters, page
+    )
+    return JsonResponse(
+        AudienceSegmentEntityV1AudienceSegmentSearchMetadataV1ListResponse(
+            data=[to_resource(s) for s in rows],
+            meta=SearchMeta(limit=page.limit, offset=page.offset, total_items=total),
+        )
+    )

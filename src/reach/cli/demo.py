@@ -1,0 +1,132 @@
+"""``reach demo``: a ready-to-call server with demo reference data and a demo client."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from reach.audience_segment.schemas import (
+    AudienceSegmentCreateEntityV1,
+    AudienceSegmentCreateEntityV1Resource,
+    BehavioralCategory,
+    InMarketCreateV1,
+    RetargetingCreateV1,
+)
+from reach.audience_segment.service import AudienceSegmentService
+from reach.auth.service import IssuedCredentials
+from reach.cli.context import Context, context
+from reach.cli.db import upgrade_to_head
+from reach.cli.serve import run_server
+from reach.models import Advertiser, Brand
+from reach.reference.repository import AdvertiserRepository, BrandRepository
+
+out = Console()
+
+DEMO_CLIENT = "reach-demo"
+ADVERTISERS = {1001: "Northwind Outfitters", 1002: "Contoso Electronics", 1003: "Fabrikam Travel"}
+BRANDS = [
+    "Adidas", "Apple", "Asics", "Bosch", "Canon", "Columbia", "Dell", "Dyson", "Garmin", "HP",
+    "Lenovo", "LG", "Logitech", "New Balance", "Nike", "Nikon", "Patagonia", "Philips", "Puma",
+    "Reebok", "Salomon", "Samsung", "Sony", "The North Face", "Under Armour",
+]
+BEHAVIORAL: list[tuple[str, BehavioralCategory]] = [
+    ("Outdoor enthusiasts", "Lifestyles"),
+    ("Recently moved", "LifeEvents"),
+    ("Holiday shoppers", "Seasonal"),
+    ("Bargain hunters", "BuyingPatterns"),
+]
+DEMO_COUNTRY = "FR"
+
+
+def seed(ctx: Context, session: Session) -> None:
+    """Add what is missing of the demo data; what exists is left as it is."""
+    advertisers = AdvertiserRepository(session)
+    for advertiser_id, name in ADVERTISERS.items():
+        if advertisers.get(advertiser_id) is None:
+            advertisers.add(Advertiser(id=advertiser_id, name=name, created_at=ctx.clock.now()))
+    brands = BrandRepository(session)
+    for number, name in enumerate(BRANDS, start=1):
+        if brands.get(number) is None:
+            brands.add(Brand(id=number, name=name))
+    segments = AudienceSegmentService(session, ctx.settings, ctx.clock)
+    for advertiser_id in ADVERTISERS:
+        names = set(segments.segments.names_in_use(advertiser_id, [n for n, _ in BEHAVIORAL]))
+        for name, category in BEHAVIORAL:
+            if name not in names:
+                segments.add_behavioral(advertiser_id, name, category, DEMO_COUNTRY, None, None)
+        examples = [
+            AudienceSegmentCreateEntityV1(
+                advertiser_id=str(advertiser_id),
+                name="Visitors of the last 30 days",
+                retargeting=RetargetingCreateV1(
+                    visitors_type="All", days_since_last_visit_min=0, days_since_last_visit_max=30
+                ),
+            ),
+            AudienceSegmentCreateEntityV1(
+                advertiser_id=str(advertiser_id),
+                name="In the market for running shoes",
+                in_market=InMarketCreateV1(country=DEMO_COUNTRY, brand_ids=["1", "3", "15"]),
+            ),
+        ]
+        taken = segments.segments.names_in_use(advertiser_id, [e.name or "" for e in examples])
+        wanted = [
+            AudienceSegmentCreateEntityV1Resource(attributes=e)
+            for e in examples
+            if e.name not in taken
+        ]
+        if wanted:
+            segments.create(frozenset(ADVERTISERS), wanted)
+
+
+def demo_client(ctx: Context, session: Session) -> IssuedCredentials:
+    """The demo client with a fresh secret (secrets are stored hashed, so a re-run rotates)."""
+    auth = ctx.auth(session)
+    active = [c for c in auth.list_clients() if c.name == DEMO_CLIENT and c.revoked_at is None]
+    if active:
+        return auth.rotate_secret(active[0].client_id)
+    return auth.create_client(DEMO_CLIENT, list(ADVERTISERS), read_only=False)
+
+
+def instructions(base: str, credentials: IssuedCredentials) -> str:
+    client_id = shlex.quote(credentials.client_id)
+    secret = shlex.quote(credentials.client_secret)
+    body = shlex.quote('{"data": {"attributes": {"advertiserIds": ["1001"]}}}')
+    return f"""
+Reach demo client (advertisers {", ".join(credentials.advertisers)}):
+  client_id:     {credentials.client_id}
+  client_secret: {credentials.client_secret}
+
+Try it from another terminal:
+
+TOKEN=$(curl -s -X POST {base}/oauth2/token \\
+  -d grant_type=client_credentials -d client_id={client_id} \\
+  --data-urlencode client_secret={secret} \\
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
+curl -s -X POST {base}/2025-01/marketing-solutions/audience-segments/search \\
+  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+  -d {body}
+"""
+
+
+def demo(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (REACH_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (REACH_PORT).")] = None,
+) -> None:
+    """Migrate, seed demo data and a demo client, print how to call it, and serve."""
+    with context() as ctx:
+        upgrade_to_head(ctx.settings.resolved_database_url)
+        with ctx.database.session(write=True) as session:
+            seed(ctx, session)
+            credentials = demo_client(ctx, session)
+        settings = ctx.settings
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    out.print(instructions(f"http://{bind_host}:{bind_port}", credentials), highlight=False)
+    run_server(settings, bind_host, bind_port)
+
+
+

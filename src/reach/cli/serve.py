@@ -1,0 +1,31 @@
+"""``reach serve``: run the API server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from reach.app import create_app
+from reach.config import Settings
+
+
+def run_server(settings: Settings, host: str, port: int) -> None:
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (REACH_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (REACH_PORT).")] = None,
+) -> None:
+    """Run the Reach API server."""
+    settings = Settings()
+    run_server(settings, host or settings.host, port or settings.port)

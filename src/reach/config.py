@@ -1,0 +1,97 @@
+"""Settings: the one place Reach reads its configuration from (environment prefix ``REACH_``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_KEY_BYTES = 32
+
+
+class Settings(BaseSettings):
+    """Every tunable of a Reach server; build one and hand it to ``create_app``."""
+
+    model_config = SettingsConfigDict(env_prefix="REACH_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path(".reach"), description="Where the embedded store lives.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata store; default: SQLite in data_dir.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key that signs access tokens and keys the client-secret hashes. When unset, Reach"
+            " generates one in data_dir/secret.key on first use."
+        ),
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+
+    token_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
+    rate_limit_per_minute: int = Field(
+        default=250, ge=0, description="API calls per minute per client; 0 disables the limit."
+    )
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_bulk_items: int = Field(default=1000, ge=1)
+    search_default_limit: int = Field(default=50, ge=1)
+    search_max_limit: int = Field(default=100, ge=1)
+
+    name_max_length: int = Field(default=255, ge=1, le=1024)
+    description_max_length: int = Field(default=1000, ge=1)
+    days_since_last_visit_max: int = Field(default=365, ge=0)
+    radius_min_km: int = Field(default=1, ge=1)
+    radius_max_km: int = Field(default=500, ge=1)
+    max_points_of_interest: int = Field(default=1000, ge=1)
+    lookalike_default_target_size: int = Field(default=100_000, ge=1)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _refuse_weak_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(f"REACH_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> Settings:
+        if self.radius_min_km > self.radius_max_km:
+            raise ValueError("radius_min_km must not exceed radius_max_km")
+        if self.search_default_limit > self.search_max_limit:
+            raise ValueError("search_default_limit must not exceed search_max_limit")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The metadata store URL: the configured one, else SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'reach.db').resolve()}"
+
+    def signing_key(self) -> bytes:
+        """The server key; generated once into the data directory when not configured."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # Write aside, then link into place: two processes starting together agree on one
+            # key, and nobody ever reads a half-written file.
+            fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".secret.")
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_hex(32))
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(tmp)
+        key = path.read_text().strip().encode()
+        if len(key) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(f"{path} holds a key shorter than {MIN_SECRET_KEY_BYTES} bytes")
+        return key

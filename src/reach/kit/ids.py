@@ -1,0 +1,13 @@
+"""Ids: int64 values that travel as strings on the wire."""
+
+from __future__ import annotations
+
+from reach.kit.wire import INT64_MAX
+
+
+def parse_id(value: str | None) -> int | None:
+    """The positive int64 behind an id string, or None when the string cannot be one."""
+    if value is None or not value.isascii() or not value.isdigit():
+        return None
+    number = int(value)
+    return number if 0 < number <= INT64_MAX else None

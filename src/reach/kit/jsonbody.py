@@ -1,0 +1,101 @@
+"""Request bodies: content type, size limit and strict JSON parsing into wire models."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from reach.kit.problems import (
+    Invalid,
+    InvalidJson,
+    InvalidRange,
+    PayloadTooLarge,
+    Problem,
+    RequestProblems,
+    RequiredField,
+    UnknownField,
+    UnsupportedMediaType,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_REPORTED_PROBLEMS = 50
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def source_path(loc: tuple[int | str, ...]) -> str:
+    """A Pydantic location as a Criteo source path: ``data/0/attributes/name``."""
+    return "/".join(str(part) for part in loc)
+
+
+def problem_from_error(error: ErrorDetails) -> Problem:
+    """Translate one Pydantic error into the matching Criteo problem."""
+    loc = tuple(error["loc"])
+    path = source_path(loc)
+    field = str(next((p for p in reversed(loc) if isinstance(p, str)), "body"))
+    source = {field: path} if path else None
+    kind = error["type"]
+    if kind == "json_invalid":
+        return InvalidJson(f"The body is not valid JSON: {error['msg']}")
+    if kind == "missing":
+        return RequiredField(f"'{path}' is required", source=source)
+    if kind == "extra_forbidden":
+        return UnknownField(f"'{path}' is not a field of this request", source=source)
+    if kind in _RANGE_ERRORS:
+        return InvalidRange(f"'{path}': {error['msg']}", source=source)
+    return Invalid(f"'{path or 'body'}': {error['msg']}", source=source)
+
+
+def problems_from_validation(exc: ValidationError) -> RequestProblems:
+    """Every schema violation of a body, capped so a huge bad body gives a readable answer."""
+    errors = exc.errors(include_url=False)
+    problems = [problem_from_error(e) for e in errors[:MAX_REPORTED_PROBLEMS]]
+    if len(errors) > MAX_REPORTED_PROBLEMS:
+        problems.append(
+            Invalid(f"{len(errors) - MAX_REPORTED_PROBLEMS} more problems were not listed")
+        )
+    return RequestProblems(problems)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw body, refusing it (413) as soon as it grows past ``max_bytes``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """A dependency that reads the body as ``model`` or fails the request with problems."""
+
+    async def dependency(request: Request) -> M:
+        content_type = request.headers.get("content-type", "")
+        if not _is_json(content_type):
+            raise UnsupportedMediaType(
+                f"Send the body as application/json, not '{content_type or 'nothing'}'"
+            )
+        raw = await read_body(request, request.app.state.settings.max_body_bytes)
+        if not raw.strip():
+            raise RequiredField("The request body is required")
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError as exc:
+            raise problems_from_validation(exc) from None
+
+    return dependency

@@ -1,0 +1,64 @@
+"""Rate limiting: a fixed one-minute window of calls per client, kept in process memory."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from reach.kit.clock import Clock
+
+WINDOW_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitState:
+    """What the ``x-ratelimit-*`` headers tell a client after one call."""
+
+    limit: int
+    remaining: int
+    reset_epoch: int
+    allowed: bool
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"x-ratelimit-limit", str(self.limit).encode()),
+            (b"x-ratelimit-remaining", str(self.remaining).encode()),
+            (b"x-ratelimit-reset", str(self.reset_epoch).encode()),
+        ]
+
+
+class FixedWindowRateLimiter:
+    """Counts calls per key in the current minute; thread-safe.
+
+    The count lives in this process: a deployment with several server processes gives each
+    client the limit once per process (documented in docs/operations.md).
+    """
+
+    def __init__(self, limit_per_minute: int, clock: Clock) -> None:
+        self._limit = limit_per_minute
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._window = -1
+        self._counts: dict[str, int] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self._limit > 0
+
+    def hit(self, key: str) -> RateLimitState:
+        """Count one call for ``key`` and say whether it is within the limit."""
+        epoch = int(self._clock.now().timestamp())
+        window = epoch // WINDOW_SECONDS
+        with self._lock:
+            if window != self._window:
+                # A new minute forgets every count of the previous one.
+                self._window = window
+                self._counts = {}
+            used = self._counts.get(key, 0) + 1
+            self._counts[key] = used
+        return RateLimitState(
+            limit=self._limit,
+            remaining=max(self._limit - used, 0),
+            reset_epoch=(window + 1) * WINDOW_SECONDS,
+            allowed=used <= self._limit,
+        )

@@ -1,0 +1,77 @@
+"""Wire models: camelCase JSON in and out, strict on input, and the Criteo response envelope."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+import orjson
+from fastapi import Response
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+
+
+class RequestModel(BaseModel):
+    """A request body part: types are checked strictly and unknown fields are refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        allow_inf_nan=False,
+    )
+
+
+class ResponseModel(BaseModel):
+    """A response body part, rendered in camelCase without the fields that are unset."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+T = TypeVar("T")
+
+
+class ListResponse(ResponseModel, Generic[T]):
+    """``{data, errors, warnings}``: the envelope of every bulk or list answer."""
+
+    data: list[T]
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    warnings: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class SearchMeta(ResponseModel):
+    limit: int
+    offset: int
+    total_items: int
+
+
+class SearchResponse(ListResponse[T], Generic[T]):
+    """A list answer with paging metadata."""
+
+    meta: SearchMeta
+
+
+class SingleResponse(ResponseModel, Generic[T]):
+    """``{data, errors, warnings}`` around one resource."""
+
+    data: T
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+    warnings: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class JsonResponse(Response):
+    """A JSON answer rendered straight from a wire model (or a plain dict)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, BaseModel):
+            return content.model_dump_json(by_alias=True, exclude_none=True).encode()
+        return orjson.dumps(content)

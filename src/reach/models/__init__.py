@@ -1,0 +1,9 @@
+"""ORM tables, one module per aggregate; importing this package registers them all."""
+
+from reach.models.advertiser import Advertiser
+from reach.models.audience_segment import AudienceSegment
+from reach.models.base import Base
+from reach.models.brand import Brand
+from reach.models.client import ApiClient, ClientAdvertiser
+
+__all__ = ["Advertiser", "ApiClient", "AudienceSegment", "Base", "Brand", "ClientAdvertiser"]

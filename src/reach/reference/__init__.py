@@ -1,0 +1,1 @@
+"""Reference data: advertisers, the brand catalogue, in-market interests and countries."""

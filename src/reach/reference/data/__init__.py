@@ -1,0 +1,1 @@
+"""Data files packaged with Reach (the Google product taxonomy)."""

@@ -1,0 +1,96 @@
+"""Reference-data logic: registering advertisers and brands, and the in-market catalogues."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from reach.kit.clock import Clock
+from reach.kit.ids import parse_id
+from reach.kit.problems import AdvertiserAccessDenied, Invalid, RequestProblems, RequiredField
+from reach.models import Advertiser, Brand
+from reach.reference.countries import normalise_country
+from reach.reference.repository import AdvertiserRepository, BrandRepository
+from reach.reference.taxonomy import Interest, taxonomy
+
+
+class ReferenceService:
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self.advertisers = AdvertiserRepository(session)
+        self.brands = BrandRepository(session)
+        self.clock = clock
+
+    # --- registries (CLI) -------------------------------------------------------------------
+
+    def add_advertiser(self, raw_id: str, name: str) -> Advertiser:
+        advertiser_id = parse_id(raw_id)
+        if advertiser_id is None:
+            raise Invalid(f"An advertiser id is a positive 64-bit integer, not '{raw_id}'")
+        if not name.strip():
+            raise Invalid("An advertiser needs a non-empty name")
+        if self.advertisers.get(advertiser_id) is not None:
+            raise Invalid(f"Advertiser {advertiser_id} already exists")
+        advertiser = Advertiser(id=advertiser_id, name=name.strip(), created_at=self.clock.now())
+        self.advertisers.add(advertiser)
+        return advertiser
+
+    def add_brand(self, raw_id: str, name: str) -> Brand:
+        brand_id = parse_id(raw_id)
+        if brand_id is None:
+            raise Invalid(f"A brand id is a positive 64-bit integer, not '{raw_id}'")
+        if not name.strip():
+            raise Invalid("A brand needs a non-empty name")
+        if self.brands.get(brand_id) is not None:
+            raise Invalid(f"Brand {brand_id} already exists")
+        brand = Brand(id=brand_id, name=name.strip())
+        self.brands.add(brand)
+        return brand
+
+    def list_advertisers(self) -> Sequence[Advertiser]:
+        return self.advertisers.list()
+
+    # --- in-market catalogues ---------------------------------------------------------------
+
+    def in_market_brands(
+        self, reachable: frozenset[int], advertiser_id: str | None, country: str | None
+    ) -> Sequence[Brand]:
+        self._check_query(reachable, advertiser_id, country)
+        return self.brands.list()
+
+    def in_market_interests(
+        self, reachable: frozenset[int], advertiser_id: str | None, country: str | None
+    ) -> list[Interest]:
+        self._check_query(reachable, advertiser_id, country)
+        return list(taxonomy().interests.values())
+
+    @staticmethod
+    def _check_query(
+        reachable: frozenset[int], advertiser_id: str | None, country: str | None
+    ) -> str:
+        missing = [
+            RequiredField(f"The query parameter '{name}' is required", source={name: name})
+            for name, value in (("advertiser-id", advertiser_id), ("country", country))
+            if not value
+        ]
+        if missing:
+            raise RequestProblems(missing)
+        assert advertiser_id is not None and country is not None
+        normalised = normalise_country(country)
+        if normalised is None:
+            raise RequestProblems(
+                [
+                    Invalid(
+                        f"'{country}' is not an ISO 3166-1 alpha-2 country code",
+                        source={"country": "country"},
+                    )
+                ]
+            )
+        number = parse_id(advertiser_id)
+        if number is None or number not in reachable:
+            raise AdvertiserAccessDenied(
+                f"Advertiser '{advertiser_id}' is unknown or has not granted access to this"
+                " application",
+                source={"advertiser-id": "advertiser-id"},
+            )
+        return normalised

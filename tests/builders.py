@@ -1,0 +1,87 @@
+"""Typed builders: advertisers, clients, tokens and request items, instead of factories."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import FastAPI
+
+from reach.auth.service import AuthService
+from reach.kit.clock import Clock
+from reach.models import Advertiser, Brand
+
+SEGMENTS = "/2025-01/marketing-solutions/audience-segments"
+
+
+class ManualClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = start or datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, **delta: float) -> None:
+        with self._lock:
+            self._now += timedelta(**delta)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    client_id: str
+    client_secret: str
+    advertisers: list[str] = field(default_factory=list)
+
+
+def add_advertiser(app: FastAPI, advertiser_id: int, name: str | None = None) -> None:
+    clock: Clock = app.state.clock
+    with app.state.database.session(write=True) as session:
+        session.add(
+            Advertiser(id=advertiser_id, name=name or f"Advertiser {advertiser_id}", created_at=clock.now())
+        )
+
+
+def add_brand(app: FastAPI, brand_id: int, name: str) -> None:
+    with app.state.database.session(write=True) as session:
+        session.add(Brand(id=brand_id, name=name))
+
+
+def auth_service(app: FastAPI, session: Any) -> AuthService:
+    state = app.state
+    return AuthService(session, state.hasher, state.signer, state.clock)
+
+
+def new_client(app: FastAPI, *advertisers: int, read_only: bool = False, name: str = "test") -> Credentials:
+    with app.state.database.session(write=True) as session:
+        issued = auth_service(app, session).create_client(name, list(advertisers), read_only=read_only)
+    return Credentials(issued.client_id, issued.client_secret, issued.advertisers)
+
+
+def revoke(app: FastAPI, client_id: str) -> None:
+    with app.state.database.session(write=True) as session:
+        auth_service(app, session).revoke(client_id)
+
+
+def retargeting(advertiser: int | str, name: str, low: int = 0, high: int = 30, kind: str = "All") -> dict[str, Any]:
+    return {
+        "attributes": {
+            "advertiserId": str(advertiser),
+            "name": name,
+            "retargeting": {
+                "visitorsType": kind,
+                "daysSinceLastVisitMin": low,
+                "daysSinceLastVisitMax": high,
+            },
+        }
+    }
+
+
+def item(advertiser: int | str, name: str, **type_object: Any) -> dict[str, Any]:
+    """A create item with one type object, e.g. ``item(1, "x", inMarket={"country": "FR"})``."""
+    return {"attributes": {"advertiserId": str(advertiser), "name": name, **type_object}}

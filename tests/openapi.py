@@ -1,0 +1,106 @@
+"""The wire contract in tests: every JSON answer is checked against the vendored OpenAPI file.
+
+The check is stricter than the file: an object whose schema lists its properties may carry no
+other property, so a misspelt or invented field fails the test instead of slipping through.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+SPEC_PATH = Path(__file__).parent / "spec" / "criteo-marketing-solutions-2025-01.audience.openapi.json"
+SPEC_URI = "urn:criteo-audience-2025-01"
+HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
+PROBLEM_KEYS = {"traceId", "type", "code", "instance", "title", "detail"}
+
+
+def _closed(node: Any) -> Any:
+    if isinstance(node, dict):
+        closed = {key: _closed(value) for key, value in node.items()}
+        if "properties" in closed and "additionalProperties" not in closed:
+            closed["additionalProperties"] = False
+        return closed
+    if isinstance(node, list):
+        return [_closed(item) for item in node]
+    return node
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    pattern: re.Pattern[str]
+    operation_id: str
+    response_ref: str | None
+
+
+@cache
+def spec() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(SPEC_PATH.read_text())
+    return loaded
+
+
+@cache
+def _registry() -> Registry[Any]:
+    strict = _closed(copy.deepcopy(spec()))
+    return Registry().with_resource(SPEC_URI, Resource.from_contents(strict, DRAFT4))
+
+
+@cache
+def operations() -> tuple[Operation, ...]:
+    found = []
+    for path, item in spec()["paths"].items():
+        pattern = re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            ok = operation.get("responses", {}).get("200", {})
+            schema = ok.get("content", {}).get("application/json", {}).get("schema", {})
+            found.append(
+                Operation(method.upper(), pattern, operation["operationId"], schema.get("$ref"))
+            )
+    return tuple(found)
+
+
+def operation_for(method: str, path: str) -> Operation | None:
+    return next(
+        (op for op in operations() if op.method == method.upper() and op.pattern.match(path)), None
+    )
+
+
+def schema_errors(ref: str, instance: Any) -> list[str]:
+    validator = OAS30ReadValidator(
+        {"$ref": f"{SPEC_URI}{ref}"}, registry=_registry(), format_checker=oas30_format_checker
+    )
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in validator.iter_errors(instance)
+    ]
+
+
+def assert_conforms(method: str, path: str, status: int, body: Any) -> None:
+    """Fail unless ``body`` is what the contract allows for this call and status."""
+    operation = operation_for(method, path)
+    if status == 200 and operation is not None and operation.response_ref:
+        errors = schema_errors(operation.response_ref, body)
+        assert not errors, f"{operation.operation_id} answer breaks the contract: {errors}"
+        return
+    if status >= 400:
+        assert isinstance(body, dict), f"an error answer must be a JSON object, got {body!r}"
+        problems = body.get("errors")
+        assert isinstance(problems, list) and problems, f"no problems in error answer: {body}"
+        for problem in problems:
+            errors = schema_errors("#/components/schemas/CommonProblem", problem)
+            assert not errors, f"problem breaks the contract: {errors}"
+            missing = PROBLEM_KEYS - problem.keys()
+            assert not missing, f"problem lacks {missing}: {problem}"
+            assert "stackTrace" not in problem
