@@ -43,7 +43,9 @@ def add_advertiser(app: FastAPI, advertiser_id: int, name: str | None = None) ->
     clock: Clock = app.state.clock
     with app.state.database.session(write=True) as session:
         session.add(
-            Advertiser(id=advertiser_id, name=name or f"Advertiser {advertiser_id}", created_at=clock.now())
+            Advertiser(
+                id=advertiser_id, name=name or f"Advertiser {advertiser_id}", created_at=clock.now()
+            )
         )
 
 
@@ -57,9 +59,13 @@ def auth_service(app: FastAPI, session: Any) -> AuthService:
     return AuthService(session, state.hasher, state.signer, state.clock)
 
 
-def new_client(app: FastAPI, *advertisers: int, read_only: bool = False, name: str = "test") -> Credentials:
+def new_client(
+    app: FastAPI, *advertisers: int, read_only: bool = False, name: str = "test"
+) -> Credentials:
     with app.state.database.session(write=True) as session:
-        issued = auth_service(app, session).create_client(name, list(advertisers), read_only=read_only)
+        issued = auth_service(app, session).create_client(
+            name, list(advertisers), read_only=read_only
+        )
     return Credentials(issued.client_id, issued.client_secret, issued.advertisers)
 
 
@@ -68,7 +74,9 @@ def revoke(app: FastAPI, client_id: str) -> None:
         auth_service(app, session).revoke(client_id)
 
 
-def retargeting(advertiser: int | str, name: str, low: int = 0, high: int = 30, kind: str = "All") -> dict[str, Any]:
+def retargeting(
+    advertiser: int | str, name: str, low: int = 0, high: int = 30, kind: str = "All"
+) -> dict[str, Any]:
     return {
         "attributes": {
             "advertiserId": str(advertiser),

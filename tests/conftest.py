@@ -22,7 +22,9 @@ from reach.models import Base
 from tests.builders import Credentials, ManualClock, add_advertiser, new_client
 from tests.openapi import assert_conforms
 
-POSTGRES_ADMIN = os.environ.get("REACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN = os.environ.get(
+    "REACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 TEST_SECRET_KEY = "test-key-" + "x" * 40
 
 
@@ -35,7 +37,9 @@ def postgres_available() -> bool:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A database migrated with ``alembic upgrade head``, one per backend for the whole run."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'reach.db'}"
@@ -111,7 +115,7 @@ def app(settings: Settings, clock: ManualClock, database_url: str) -> Iterator[F
 class ContractClient(TestClient):
     """A test client that checks every JSON answer against the OpenAPI contract."""
 
-    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().request(method, url, *args, **kwargs)
         path = response.request.url.path
         if path.startswith("/2025-01/") and response.headers.get("content-type", "").startswith(
@@ -155,7 +159,10 @@ class ApiUser:
         return {"Authorization": f"Bearer {self.token()}"}
 
     def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
-        return self.http.request(method, path, json=body, headers=self.headers(), **kwargs)
+        headers = self.headers() | kwargs.pop("headers", {})
+        if "content" in kwargs:
+            return self.http.request(method, path, headers=headers, **kwargs)
+        return self.http.request(method, path, json=body, headers=headers, **kwargs)
 
     def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
         return self.call("POST", path, body, **kwargs)
@@ -179,3 +186,18 @@ def api(app: FastAPI, http: TestClient) -> ApiUser:
 def other_api(app: FastAPI, http: TestClient, api: ApiUser) -> ApiUser:
     """A manager client of OTHER_ADVERTISER only."""
     return ApiUser(http, new_client(app, OTHER_ADVERTISER, name="other"))
+
+
+def segments(user: ApiUser, **filters: Any) -> list[dict[str, Any]]:
+    """Every segment the user can see (paging through the search), optionally filtered."""
+    found: list[dict[str, Any]] = []
+    while True:
+        response = user.post(
+            f"/2025-01/marketing-solutions/audience-segments/search?limit=100&offset={len(found)}",
+            {"data": {"attributes": filters}},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        found.extend(body["data"])
+        if len(found) >= body["meta"]["totalItems"]:
+            return found

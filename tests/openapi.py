@@ -18,7 +18,9 @@ from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-SPEC_PATH = Path(__file__).parent / "spec" / "criteo-marketing-solutions-2025-01.audience.openapi.json"
+SPEC_PATH = (
+    Path(__file__).parent / "spec" / "criteo-marketing-solutions-2025-01.audience.openapi.json"
+)
 SPEC_URI = "urn:criteo-audience-2025-01"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 PROBLEM_KEYS = {"traceId", "type", "code", "instance", "title", "detail"}
@@ -52,7 +54,10 @@ def spec() -> dict[str, Any]:
 @cache
 def _registry() -> Registry[Any]:
     strict = _closed(copy.deepcopy(spec()))
-    return Registry().with_resource(SPEC_URI, Resource.from_contents(strict, DRAFT4))
+    registry: Registry[Any] = Registry().with_resource(
+        SPEC_URI, Resource.from_contents(strict, DRAFT4)
+    )
+    return registry
 
 
 @cache

@@ -72,7 +72,9 @@ async def _on_validation(request: Request, exc: Exception) -> JsonResponse:
 async def _on_http(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 405:
-        problem: Problem = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        problem: Problem = MethodNotAllowed(
+            f"{request.method} is not allowed on {request.url.path}"
+        )
     elif exc.status_code == 404:
         problem = RouteNotFound(f"There is no endpoint at {request.url.path}")
     else:

@@ -34,7 +34,9 @@ UpdateBody = Annotated[
 DeleteBody = Annotated[
     AudienceSegmentBulkDeleteInputV1, Depends(json_body(AudienceSegmentBulkDeleteInputV1))
 ]
-SearchBody = Annotated[AudienceSegmentSearchInputV1, Depends(json_body(AudienceSegmentSearchInputV1))]
+SearchBody = Annotated[
+    AudienceSegmentSearchInputV1, Depends(json_body(AudienceSegmentSearchInputV1))
+]
 PageDep = Annotated[Page, Depends(page_params)]
 
 
@@ -51,7 +53,9 @@ def create_audience_segments(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> JsonResponse:
-    result = AudienceSegmentService(session, settings, clock).create(client.advertiser_ids, body.data)
+    result = AudienceSegmentService(session, settings, clock).create(
+        client.advertiser_ids, body.data
+    )
     return JsonResponse(
         AudienceSegmentEntityV1ListResponse(
             data=[to_resource(s) for s in result.data], errors=result.wire_errors(*_trace(request))
@@ -68,7 +72,9 @@ def update_audience_segments(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> JsonResponse:
-    result = AudienceSegmentService(session, settings, clock).update(client.advertiser_ids, body.data)
+    result = AudienceSegmentService(session, settings, clock).update(
+        client.advertiser_ids, body.data
+    )
     return JsonResponse(
         AudienceSegmentEntityV1ListResponse(
             data=[to_resource(s) for s in result.data], errors=result.wire_errors(*_trace(request))
@@ -85,7 +91,9 @@ def delete_audience_segments(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> JsonResponse:
-    result = AudienceSegmentService(session, settings, clock).delete(client.advertiser_ids, body.data)
+    result = AudienceSegmentService(session, settings, clock).delete(
+        client.advertiser_ids, body.data
+    )
     return JsonResponse(
         AudienceSegmentIdEntityV1ListResponse(
             data=[AudienceSegmentIdEntityV1Resource(id=str(i)) for i in result.data],

@@ -14,7 +14,9 @@ class AudienceSegmentRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def by_ids(self, ids: Iterable[int], advertiser_ids: Collection[int]) -> dict[int, AudienceSegment]:
+    def by_ids(
+        self, ids: Iterable[int], advertiser_ids: Collection[int]
+    ) -> dict[int, AudienceSegment]:
         """The segments among ``ids`` that belong to one of ``advertiser_ids``."""
         wanted = set(ids)
         if not wanted or not advertiser_ids:
@@ -51,7 +53,7 @@ class AudienceSegmentRepository:
                 AudienceSegment.advertiser_id == advertiser_id, AudienceSegment.name.in_(wanted)
             )
         )
-        return {name: segment_id for name, segment_id in rows}
+        return {row.name: row.id for row in rows}
 
     def lookalikes_seeded_by(self, ids: Iterable[int]) -> dict[int, set[int]]:
         """For each of ``ids`` used as a lookalike seed: the lookalikes that use it."""
@@ -91,7 +93,9 @@ class AudienceSegmentRepository:
             conditions.append(AudienceSegment.id.in_(segment_ids))
         if types is not None:
             conditions.append(AudienceSegment.type.in_(types))
-        total = self.session.scalar(select(func.count()).select_from(AudienceSegment).where(*conditions))
+        total = self.session.scalar(
+            select(func.count()).select_from(AudienceSegment).where(*conditions)
+        )
         rows = self.session.scalars(
             select(AudienceSegment)
             .where(*conditions)

@@ -101,7 +101,9 @@ class SegmentRules:
                 if required:
                     f.required(None, name, f"{path}/{name}")
             elif not 0 <= value <= limit:
-                f.add(InvalidRange, f"'{name}' must be between 0 and {limit}", name, f"{path}/{name}")
+                f.add(
+                    InvalidRange, f"'{name}' must be between 0 and {limit}", name, f"{path}/{name}"
+                )
         if low is not None and high is not None and 0 <= high < low:
             f.add(
                 InvalidRange,
@@ -112,7 +114,9 @@ class SegmentRules:
 
     # --- one function per type --------------------------------------------------------------
 
-    def retargeting(self, spec: RetargetingCreateV1, f: Findings, path: str) -> RetargetingV1 | None:
+    def retargeting(
+        self, spec: RetargetingCreateV1, f: Findings, path: str
+    ) -> RetargetingV1 | None:
         before = len(f.problems)
         f.required(spec.visitors_type, "visitorsType", f"{path}/visitorsType")
         self._days(
@@ -129,7 +133,9 @@ class SegmentRules:
             days_since_last_visit_max=spec.days_since_last_visit_max,
         )
 
-    def prospecting(self, spec: ProspectingCreateV1, f: Findings, path: str) -> ProspectingV1 | None:
+    def prospecting(
+        self, spec: ProspectingCreateV1, f: Findings, path: str
+    ) -> ProspectingV1 | None:
         before = len(f.problems)
         f.required(spec.users_type, "usersType", f"{path}/usersType")
         self._days(
@@ -148,7 +154,9 @@ class SegmentRules:
         seen: set[str] = set()
         for index, value in enumerate(values):
             if value in seen:
-                f.add(Invalid, f"'{value}' appears twice in '{name}'", name, f"{path}/{name}/{index}")
+                f.add(
+                    Invalid, f"'{value}' appears twice in '{name}'", name, f"{path}/{name}/{index}"
+                )
             seen.add(value)
 
     def in_market(self, spec: InMarketCreateV1, f: Findings, path: str) -> InMarketV1 | None:
@@ -169,7 +177,10 @@ class SegmentRules:
             number = parse_id(brand_id)
             if number is None or number not in self.known_brand_ids:
                 f.add(
-                    BrandNotFound, f"Unknown brand '{brand_id}'", "brandIds", f"{path}/brandIds/{index}"
+                    BrandNotFound,
+                    f"Unknown brand '{brand_id}'",
+                    "brandIds",
+                    f"{path}/brandIds/{index}",
                 )
         interest_ids = list(spec.interest_ids or [])
         for index, interest_id in enumerate(interest_ids):
@@ -238,7 +249,12 @@ class SegmentRules:
             if not f.required(value, name, f"{path}/{name}"):
                 ok = False
             elif value is not None and not -bound <= value <= bound:
-                f.add(InvalidRange, f"'{name}' must be between -{bound} and {bound}", name, f"{path}/{name}")
+                f.add(
+                    InvalidRange,
+                    f"'{name}' must be between -{bound} and {bound}",
+                    name,
+                    f"{path}/{name}",
+                )
                 ok = False
         if point.name is not None and len(point.name) > self.settings.name_max_length:
             f.add(Invalid, "The point's name is too long", "name", f"{path}/name")
@@ -255,5 +271,7 @@ class SegmentRules:
     def target_size(self, value: int | None, f: Findings, path: str) -> int:
         size = self.settings.lookalike_default_target_size if value is None else value
         if size < 1:
-            f.add(InvalidRange, "'targetSize' must be at least 1", "targetSize", f"{path}/targetSize")
+            f.add(
+                InvalidRange, "'targetSize' must be at least 1", "targetSize", f"{path}/targetSize"
+            )
         return size

@@ -9,13 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import field_serializer
+from pydantic import Field, field_serializer
 
 from reach.kit.clock import isoformat
 from reach.kit.wire import Int32, Int64, ListResponse, RequestModel, ResponseModel, SearchResponse
 
 SegmentType = Literal[
-    "Unknown", "InMarket", "Prospecting", "ContactList", "Location", "Behavioral", "Retargeting",
+    "Unknown",
+    "InMarket",
+    "Prospecting",
+    "ContactList",
+    "Location",
+    "Behavioral",
+    "Retargeting",
     "Lookalike",
 ]
 VisitorsType = Literal["All", "Buyers", "NonBuyers"]
@@ -213,10 +219,10 @@ class ProspectingV1(ResponseModel):
 
 class InMarketV1(ResponseModel):
     country: str
-    brand_ids: list[str] = []
-    interest_ids: list[str] = []
-    buying_power: list[BuyingPower] = []
-    price_range: list[PriceRange] = []
+    brand_ids: list[str] = Field(default_factory=list)
+    interest_ids: list[str] = Field(default_factory=list)
+    buying_power: list[BuyingPower] = Field(default_factory=list)
+    price_range: list[PriceRange] = Field(default_factory=list)
     gender: Gender | None = None
 
 

@@ -97,7 +97,9 @@ def _stored(definition: BaseModel) -> dict[str, Any]:
     return definition.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def _given_types(attributes: AudienceSegmentCreateEntityV1 | AudienceSegmentUpdateEntityV1) -> list[str]:
+def _given_types(
+    attributes: AudienceSegmentCreateEntityV1 | AudienceSegmentUpdateEntityV1,
+) -> list[str]:
     dumped = attributes.model_dump(by_alias=True, exclude_none=True)
     return [key for key in TYPE_OF_KEY if key in dumped]
 
@@ -305,10 +307,20 @@ class AudienceSegmentService:
     ) -> BulkResult[AudienceSegment]:
         check_item_count(items, self.settings.max_bulk_items)
         existing = self._locked_segments([item.id for item in items], reachable)
+        # A patched definition is checked whole: its kept brands need checking as well.
         rules = self._rules(
-            item.attributes.in_market.brand_ids or []
-            for item in items
-            if item.attributes and item.attributes.in_market
+            [
+                *(
+                    item.attributes.in_market.brand_ids or []
+                    for item in items
+                    if item.attributes and item.attributes.in_market
+                ),
+                *(
+                    s.definition.get("brandIds", [])
+                    for s in existing.values()
+                    if s.type == "InMarket"
+                ),
+            ]
         )
         result: BulkResult[AudienceSegment] = BulkResult()
         updates: list[_Update] = []

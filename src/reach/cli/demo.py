@@ -29,9 +29,31 @@ out = Console()
 DEMO_CLIENT = "reach-demo"
 ADVERTISERS = {1001: "Northwind Outfitters", 1002: "Contoso Electronics", 1003: "Fabrikam Travel"}
 BRANDS = [
-    "Adidas", "Apple", "Asics", "Bosch", "Canon", "Columbia", "Dell", "Dyson", "Garmin", "HP",
-    "Lenovo", "LG", "Logitech", "New Balance", "Nike", "Nikon", "Patagonia", "Philips", "Puma",
-    "Reebok", "Salomon", "Samsung", "Sony", "The North Face", "Under Armour",
+    "Adidas",
+    "Apple",
+    "Asics",
+    "Bosch",
+    "Canon",
+    "Columbia",
+    "Dell",
+    "Dyson",
+    "Garmin",
+    "HP",
+    "Lenovo",
+    "LG",
+    "Logitech",
+    "New Balance",
+    "Nike",
+    "Nikon",
+    "Patagonia",
+    "Philips",
+    "Puma",
+    "Reebok",
+    "Salomon",
+    "Samsung",
+    "Sony",
+    "The North Face",
+    "Under Armour",
 ]
 BEHAVIORAL: list[tuple[str, BehavioralCategory]] = [
     ("Outdoor enthusiasts", "Lifestyles"),
@@ -127,6 +149,3 @@ def demo(
     bind_port = port or settings.port
     out.print(instructions(f"http://{bind_host}:{bind_port}", credentials), highlight=False)
     run_server(settings, bind_host, bind_port)
-
-
-

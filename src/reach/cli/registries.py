@@ -139,7 +139,9 @@ def _date(value: str | None) -> datetime | None:
 def add_behavioral(
     advertiser: Annotated[int, typer.Option("--advertiser")],
     name: Annotated[str, typer.Option("--name")],
-    category: Annotated[str, typer.Option("--category", help="Lifestyles, LifeEvents, Seasonal or BuyingPatterns.")],
+    category: Annotated[
+        str, typer.Option("--category", help="Lifestyles, LifeEvents, Seasonal or BuyingPatterns.")
+    ],
     country: Annotated[str | None, typer.Option("--country")] = None,
     start: Annotated[str | None, typer.Option("--start", help="ISO-8601 start date.")] = None,
     end: Annotated[str | None, typer.Option("--end", help="ISO-8601 end date.")] = None,

@@ -63,7 +63,9 @@ def problems_from_validation(exc: ValidationError) -> RequestProblems:
 
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:

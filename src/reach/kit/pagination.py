@@ -35,6 +35,8 @@ def page_params(request: Request) -> Page:
     """Read and check ``limit`` (default and maximum from Settings) and ``offset``."""
     settings = request.app.state.settings
     return Page(
-        limit=_integer(request, "limit", settings.search_default_limit, 0, settings.search_max_limit),
+        limit=_integer(
+            request, "limit", settings.search_default_limit, 0, settings.search_max_limit
+        ),
         offset=_integer(request, "offset", 0, 0, INT32_MAX),
     )

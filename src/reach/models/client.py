@@ -24,7 +24,9 @@ class ApiClient(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     grants: Mapped[list[ClientAdvertiser]] = relationship(
-        back_populates="client", cascade="all, delete-orphan", order_by="ClientAdvertiser.advertiser_id"
+        back_populates="client",
+        cascade="all, delete-orphan",
+        order_by="ClientAdvertiser.advertiser_id",
     )
 
 

@@ -54,7 +54,8 @@ def get_audience_segments_in_market_interests(
         InMarketAudienceSegmentInterestEntityV1ListResponse(
             data=[
                 InMarketAudienceSegmentInterestEntityV1Resource(
-                    id=i.id, attributes=InMarketAudienceSegmentInterestEntityV1(parent_id=i.parent_id)
+                    id=i.id,
+                    attributes=InMarketAudienceSegmentInterestEntityV1(parent_id=i.parent_id),
                 )
                 for i in interests
             ]

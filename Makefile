@@ -1,0 +1,50 @@
+# Reach: `make demo` serves the demo, `make test` runs every check. Both build their own .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint typecheck migrations-check pytest bench install dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.installed-dev
+
+demo: install
+	$(BIN)/reach demo
+
+test: dev lint typecheck migrations-check pytest
+
+lint: dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: dev
+	$(BIN)/mypy
+
+# The models and the migrations must describe the same schema.
+migrations-check: dev
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	REACH_DATA_DIR="$$tmp" REACH_DATABASE_URL= $(BIN)/alembic upgrade head && \
+	REACH_DATA_DIR="$$tmp" REACH_DATABASE_URL= $(BIN)/alembic check
+
+pytest: dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: dev
+	$(BIN)/python benchmarks/api.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

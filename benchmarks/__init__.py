@@ -1,0 +1,1 @@
+"""Reproducible benchmarks that write JSON reports (not part of the test run)."""

@@ -1,0 +1,189 @@
+"""The bad-input sweep: each malformed request gets a clear problem and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.builders import SEGMENTS, item, retargeting
+from tests.conftest import ADVERTISER, ApiUser, segments
+
+CREATE = f"{SEGMENTS}/create"
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def existing(api: ApiUser) -> list[dict[str, Any]]:
+    """One segment that must survive every bad request unchanged."""
+    assert api.post(CREATE, {"data": [retargeting(ADVERTISER, "keep")]}).status_code == 200
+    return segments(api)
+
+
+def problems(response: Any, status: int) -> list[dict[str, Any]]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert "detail" not in body, "FastAPI's default error shape leaked"
+    assert body["warnings"] == []
+    found: list[dict[str, Any]] = body["errors"]
+    for problem in found:
+        assert problem["traceId"] == response.headers["x-trace-id"]
+        assert "Traceback" not in problem["detail"]
+    return found
+
+
+class TestUnreadableBodies:
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            b'{"data": [',
+            b"not json",
+            b'{"data": [1,]}',
+            b"\xff\xfe",
+            b'"just a string"',
+            b"[]",
+            b"null",
+        ],
+    )
+    def test_not_the_expected_json(self, api: ApiUser, existing: Any, raw: bytes) -> None:
+        found = problems(api.call("POST", CREATE, None, content=raw, headers=JSON), 400)
+        assert found[0]["code"] in {"invalid-json", "invalid", "required-field"}
+        assert segments(api) == existing
+
+    def test_empty_body(self, api: ApiUser, existing: Any) -> None:
+        found = problems(api.call("POST", CREATE, None, content=b"", headers=JSON), 400)
+        assert found[0]["code"] == "required-field"
+
+    @pytest.mark.parametrize(
+        "content_type", ["text/plain", "application/x-www-form-urlencoded", ""]
+    )
+    def test_wrong_content_type(self, api: ApiUser, existing: Any, content_type: str) -> None:
+        body = b'{"data": []}'
+        response = api.call(
+            "POST", CREATE, None, content=body, headers={"Content-Type": content_type}
+        )
+        assert problems(response, 415)[0]["code"] == "unsupported-media-type"
+        assert segments(api) == existing
+
+    def test_json_with_charset_is_fine(self, api: ApiUser) -> None:
+        response = api.call(
+            "POST",
+            CREATE,
+            None,
+            content=json.dumps({"data": [item(ADVERTISER, "x", contactList={})]}).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+        assert response.status_code == 200
+        assert response.json()["errors"] == []
+
+
+class TestSchemaViolations:
+    @pytest.mark.parametrize(
+        ("payload", "path", "code"),
+        [
+            ({"data": {}}, "data", "invalid"),
+            ({"data": [42]}, "data/0", "invalid"),
+            ({"data": [{"attributes": {"name": 7}}]}, "data/0/attributes/name", "invalid"),
+            (
+                {"data": [{"attributes": {"retargeting": {"daysSinceLastVisitMin": "3"}}}]},
+                "data/0/attributes/retargeting/daysSinceLastVisitMin",
+                "invalid",
+            ),
+            (
+                {"data": [{"attributes": {"retargeting": {"visitorsType": "Everyone"}}}]},
+                "data/0/attributes/retargeting/visitorsType",
+                "invalid",
+            ),
+            (
+                {"data": [{"attributes": {"retargeting": {"daysSinceLastVisitMax": 2**31}}}]},
+                "data/0/attributes/retargeting/daysSinceLastVisitMax",
+                "invalid-range",
+            ),
+            (
+                {"data": [{"attributes": {"lookalike": {"targetSize": 2**63}}}]},
+                "data/0/attributes/lookalike/targetSize",
+                "invalid-range",
+            ),
+            (
+                {"data": [{"attributes": {"nmae": "typo"}}]},
+                "data/0/attributes/nmae",
+                "unknown-field",
+            ),
+            ({"data": [], "extra": 1}, "extra", "unknown-field"),
+            ({}, "data", "required-field"),
+            (
+                {
+                    "data": [
+                        {"attributes": {"location": {"pointsOfInterest": [{"latitude": True}]}}}
+                    ]
+                },
+                "data/0/attributes/location/pointsOfInterest/0/latitude",
+                "invalid",
+            ),
+            (
+                {"data": [{"attributes": {"contactList": {"x": 1}}}]},
+                "data/0/attributes/contactList/x",
+                "unknown-field",
+            ),
+        ],
+    )
+    def test_each_violation_is_reported_with_its_path(
+        self, api: ApiUser, existing: Any, payload: Any, path: str, code: str
+    ) -> None:
+        found = problems(api.post(CREATE, payload), 400)
+        assert (found[0]["code"], list(found[0]["source"].values())) == (code, [path])
+        assert found[0]["type"] == "validation"
+        assert segments(api) == existing
+
+    def test_one_bad_type_fails_the_whole_request(self, api: ApiUser, existing: Any) -> None:
+        payload = {"data": [retargeting(ADVERTISER, "fine"), {"attributes": {"name": ["list"]}}]}
+        problems(api.post(CREATE, payload), 400)
+        assert segments(api) == existing
+
+    def test_every_violation_is_listed_up_to_a_cap(self, api: ApiUser, existing: Any) -> None:
+        payload = {"data": [{"attributes": {"name": i}} for i in range(80)]}
+        found = problems(api.post(CREATE, payload), 400)
+        assert len(found) == 51
+        assert "30 more problems" in found[-1]["detail"]
+
+    def test_nan_is_not_a_number_here(self, api: ApiUser, existing: Any) -> None:
+        raw = b'{"data": [{"attributes": {"location": {"pointsOfInterest": [{"latitude": NaN}]}}}]}'
+        problems(api.call("POST", CREATE, None, content=raw, headers=JSON), 400)
+
+
+class TestSizes:
+    def test_empty_data(self, api: ApiUser, existing: Any) -> None:
+        for path in (CREATE, f"{SEGMENTS}/delete"):
+            found = problems(api.post(path, {"data": []}), 400)
+            assert found[0]["code"] == "too-many-items"
+        found = problems(api.patch(SEGMENTS, {"data": []}), 400)
+        assert found[0]["source"] == {"data": "data"}
+
+    def test_ten_thousand_items(self, api: ApiUser, existing: Any) -> None:
+        payload = {"data": [retargeting(ADVERTISER, f"n{i}") for i in range(10_000)]}
+        found = problems(api.post(CREATE, payload), 400)
+        assert found[0]["code"] == "too-many-items"
+        assert "10000" in found[0]["detail"]
+        assert segments(api) == existing
+
+    def test_huge_string_inside_the_body_limit(self, api: ApiUser, existing: Any) -> None:
+        response = api.post(CREATE, {"data": [retargeting(ADVERTISER, "x" * 1_000_000)]})
+        assert response.status_code == 200
+        assert response.json()["errors"][0]["source"] == {"name": "data/0/attributes/name"}
+        assert segments(api) == existing
+
+    def test_body_over_the_limit(self, api: ApiUser, existing: Any) -> None:
+        response = api.post(CREATE, {"data": [retargeting(ADVERTISER, "x" * 11_000_000)]})
+        assert problems(response, 413)[0]["code"] == "payload-too-large"
+        assert segments(api) == existing
+
+
+class TestUnknownRoutes:
+    def test_unknown_path(self, api: ApiUser) -> None:
+        found = problems(api.get("/2025-01/marketing-solutions/nothing-here"), 404)
+        assert found[0]["code"] == "not-found"
+
+    def test_wrong_method(self, api: ApiUser) -> None:
+        found = problems(api.get(CREATE), 405)
+        assert found[0]["code"] == "method-not-allowed"

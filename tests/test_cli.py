@@ -1,0 +1,186 @@
+"""The ``reach`` command line, run in-process against the test database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from reach.cli import app as cli
+from reach.cli.context import context
+from reach.cli.demo import ADVERTISERS, BEHAVIORAL, instructions, seed
+from tests.builders import Credentials
+from tests.conftest import TEST_SECRET_KEY, ApiUser, segments
+
+
+@pytest.fixture
+def run(
+    app: FastAPI, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> CliRunner:
+    """A runner whose Settings point at the same (wiped) store as ``app``."""
+    monkeypatch.setenv("REACH_DATABASE_URL", database_url)
+    monkeypatch.setenv("REACH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("REACH_SECRET_KEY", TEST_SECRET_KEY)
+    return CliRunner()
+
+
+def ok(runner: CliRunner, *args: str) -> str:
+    result = runner.invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_advertisers_add_and_list(run: CliRunner) -> None:
+    ok(run, "advertisers", "add", "42", "--name", "Acme")
+    assert "Acme" in ok(run, "advertisers", "list")
+    again = run.invoke(cli, ["advertisers", "add", "42", "--name", "Acme"])
+    assert again.exit_code == 1
+    assert "already exists" in again.output
+    bad = run.invoke(cli, ["advertisers", "add", "x1", "--name", "Acme"])
+    assert bad.exit_code == 1
+
+
+def test_client_create_prints_working_credentials(run: CliRunner, http: TestClient) -> None:
+    ok(run, "advertisers", "add", "42", "--name", "Acme")
+    ok(run, "advertisers", "add", "43", "--name", "Beta")
+    printed = json.loads(
+        ok(run, "clients", "create", "--name", "tool", "--advertiser", "43", "--advertiser", "42")
+    )
+    assert set(printed) == {"client_id", "client_secret", "advertisers"}
+    assert printed["advertisers"] == ["42", "43"]
+    user = ApiUser(http, Credentials(printed["client_id"], printed["client_secret"]))
+    assert user.post("/2025-01/marketing-solutions/audience-segments/search", {}).status_code == 200
+    listing = ok(run, "clients", "list")
+    assert "tool" in listing
+    assert printed["client_secret"] not in listing
+
+
+def test_client_create_refuses_unknown_advertisers(run: CliRunner) -> None:
+    result = run.invoke(cli, ["clients", "create", "--name", "x", "--advertiser", "999"])
+    assert result.exit_code == 1
+    assert "Unknown advertiser" in result.output
+
+
+def test_revoke_and_rotate(run: CliRunner, http: TestClient) -> None:
+    ok(run, "advertisers", "add", "42", "--name", "Acme")
+    first = json.loads(ok(run, "clients", "create", "--name", "a", "--advertiser", "42"))
+    rotated = json.loads(ok(run, "clients", "rotate", first["client_id"]))
+    assert rotated["client_id"] == first["client_id"]
+    token = "/oauth2/token"
+
+    def status(secret: str) -> int:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": first["client_id"],
+            "client_secret": secret,
+        }
+        return http.post(token, data=form).status_code
+
+    assert status(first["client_secret"]) == 401
+    assert status(rotated["client_secret"]) == 200
+    ok(run, "clients", "revoke", first["client_id"])
+    assert status(rotated["client_secret"]) == 401
+    assert run.invoke(cli, ["clients", "revoke", "nope"]).exit_code == 1
+
+
+def test_read_only_client(run: CliRunner, http: TestClient) -> None:
+    ok(run, "advertisers", "add", "42", "--name", "Acme")
+    printed = json.loads(
+        ok(run, "clients", "create", "--name", "r", "--advertiser", "42", "--read-only")
+    )
+    user = ApiUser(http, Credentials(printed["client_id"], printed["client_secret"]))
+    payload = {"data": [{"attributes": {"advertiserId": "42", "name": "x", "contactList": {}}}]}
+    response = user.post("/2025-01/marketing-solutions/audience-segments/create", payload)
+    assert response.status_code == 403
+
+
+def test_behavioral_and_brands(run: CliRunner, http: TestClient) -> None:
+    ok(run, "advertisers", "add", "42", "--name", "Acme")
+    ok(run, "brands", "add", "7", "--name", "Nike")
+    ok(
+        run,
+        "behavioral",
+        "add",
+        "--advertiser",
+        "42",
+        "--name",
+        "Movers",
+        "--category",
+        "LifeEvents",
+        "--country",
+        "fr",
+        "--start",
+        "2026-01-01",
+        "--end",
+        "2026-12-31",
+    )
+    assert (
+        run.invoke(
+            cli, ["behavioral", "add", "--advertiser", "42", "--name", "X", "--category", "Nope"]
+        ).exit_code
+        == 1
+    )
+    assert (
+        run.invoke(
+            cli,
+            [
+                "behavioral",
+                "add",
+                "--advertiser",
+                "42",
+                "--name",
+                "Movers",
+                "--category",
+                "Seasonal",
+            ],
+        ).exit_code
+        == 1
+    )
+    printed = json.loads(ok(run, "clients", "create", "--name", "r", "--advertiser", "42"))
+    user = ApiUser(http, Credentials(printed["client_id"], printed["client_secret"]))
+    [segment] = segments(user)
+    assert segment["attributes"]["behavioral"] == {
+        "category": "LifeEvents",
+        "country": "FR",
+        "startDate": "2026-01-01T00:00:00.000Z",
+        "endDate": "2026-12-31T00:00:00.000Z",
+    }
+    brands = user.get(
+        "/2025-01/marketing-solutions/audience-segments/in-market-brands",
+        params={"advertiser-id": "42", "country": "FR"},
+    ).json()["data"]
+    assert brands == [
+        {"id": "7", "type": "InMarketAudienceSegmentBrand", "attributes": {"name": "Nike"}}
+    ]
+
+
+def test_db_upgrade_is_repeatable(run: CliRunner) -> None:
+    ok(run, "db", "upgrade")
+    ok(run, "db", "upgrade")
+
+
+def test_demo_seed_is_idempotent_and_its_instructions_work(
+    run: CliRunner, http: TestClient
+) -> None:
+    with context() as ctx:
+        for _ in range(2):
+            with ctx.database.session(write=True) as session:
+                seed(ctx, session)
+        with ctx.database.session(write=True) as session:
+            from reach.cli.demo import demo_client
+
+            first = demo_client(ctx, session)
+        with ctx.database.session(write=True) as session:
+            second = demo_client(ctx, session)
+    assert first.client_id == second.client_id
+    user = ApiUser(http, Credentials(second.client_id, second.client_secret))
+    found = segments(user)
+    per_advertiser = len(BEHAVIORAL) + 2
+    assert len(found) == len(ADVERTISERS) * per_advertiser
+    text = instructions("http://127.0.0.1:8080", second)
+    assert second.client_secret in text
+    assert "/oauth2/token" in text
