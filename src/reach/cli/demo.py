@@ -6,7 +6,6 @@ import shlex
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from sqlalchemy.orm import Session
 
 from reach.audience_segment.schemas import (
@@ -23,8 +22,6 @@ from reach.cli.db import upgrade_to_head
 from reach.cli.serve import run_server
 from reach.models import Advertiser, Brand
 from reach.reference.repository import AdvertiserRepository, BrandRepository
-
-out = Console()
 
 DEMO_CLIENT = "reach-demo"
 ADVERTISERS = {1001: "Northwind Outfitters", 1002: "Contoso Electronics", 1003: "Fabrikam Travel"}
@@ -147,5 +144,6 @@ def demo(
         settings = ctx.settings
     bind_host = host or settings.host
     bind_port = port or settings.port
-    out.print(instructions(f"http://{bind_host}:{bind_port}", credentials), highlight=False)
+    # Plain echo: the snippet must not be re-wrapped, or it would not run as printed.
+    typer.echo(instructions(f"http://{bind_host}:{bind_port}", credentials))
     run_server(settings, bind_host, bind_port)
