@@ -156,7 +156,7 @@ class TestSizes:
     def test_empty_data(self, api: ApiUser, existing: Any) -> None:
         for path in (CREATE, f"{SEGMENTS}/delete"):
             found = problems(api.post(path, {"data": []}), 400)
-            assert found[0]["code"] == "too-many-items"
+            assert found[0]["code"] == "required-field"
         found = problems(api.patch(SEGMENTS, {"data": []}), 400)
         assert found[0]["source"] == {"data": "data"}
 

@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "advertiser_id", "name", name=op.f("uq_audience_segments_advertiser_id_name")
         ),
+        sqlite_autoincrement=True,
     )
     op.create_index(
         "ix_audience_segments_advertiser_id_id", "audience_segments", ["advertiser_id", "id"]

@@ -118,7 +118,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.clock = clock
     app.state.database = database
     app.state.hasher = SecretHasher(server_key)
-    app.state.signer = TokenSigner(server_key, clock, settings.token_lifetime_seconds)
+    app.state.signer = TokenSigner(
+        server_key, clock, settings.token_lifetime_seconds, settings.token_grace_seconds
+    )
     app.state.limiter = FixedWindowRateLimiter(settings.rate_limit_per_minute, clock)
 
     app.add_middleware(TraceMiddleware)

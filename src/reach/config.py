@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
 
     token_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
+    token_grace_seconds: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description=(
+            "How long a token stays valid after its announced expiry: the official SDK keeps"
+            " using a token until 15 s after expires_in."
+        ),
+    )
     rate_limit_per_minute: int = Field(
         default=250, ge=0, description="API calls per minute per client; 0 disables the limit."
     )

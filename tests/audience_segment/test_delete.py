@@ -92,3 +92,10 @@ class TestDeleteAudienceSegments:
         body = delete(api, str(behavioral.id))
         assert body["errors"][0]["code"] == "segment-read-only"
         assert len(segments(api)) == 1
+
+
+def test_ids_are_never_reused(api: ApiUser) -> None:
+    [first] = create(api, retargeting(ADVERTISER, "first"))
+    delete(api, first)
+    [second] = create(api, retargeting(ADVERTISER, "second"))
+    assert int(second) > int(first)

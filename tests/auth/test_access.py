@@ -50,7 +50,9 @@ class TestBearerToken:
 
     def test_expired_token(self, api: ApiUser, clock: ManualClock) -> None:
         headers = api.headers()
-        clock.advance(seconds=899)
+        # Valid for expires_in (900 s) plus the grace period (30 s) the official SDK relies on:
+        # it keeps a token until 15 s after expires_in.
+        clock.advance(seconds=929)
         assert api.http.post(SEARCH, json={}, headers=headers).status_code == 200
         clock.advance(seconds=1)
         response = api.http.post(SEARCH, json={}, headers=headers)

@@ -60,6 +60,7 @@ class TestInMarketQueryChecks:
     def test_country_must_exist(self, api: ApiUser, path: str) -> None:
         response = api.get(path, params=query(country="XX"))
         assert response.status_code == 400
+        assert response.json()["errors"][0]["code"] == "invalid-country"
         assert response.json()["errors"][0]["source"] == {"country": "country"}
 
     @pytest.mark.parametrize("advertiser", [OTHER_ADVERTISER, 999, "abc"])

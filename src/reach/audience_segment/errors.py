@@ -48,8 +48,3 @@ class BrandNotFound(Problem):
 class InterestNotFound(Problem):
     code = "interest-not-found"
     title = "Unknown in-market interest"
-
-
-class InvalidCountry(Problem):
-    code = "invalid-country"
-    title = "Not an ISO 3166-1 alpha-2 country code"

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from reach.audience_segment.errors import (
     BrandNotFound,
     InterestNotFound,
-    InvalidCountry,
     NameMustNotBeEmpty,
 )
 from reach.audience_segment.schemas import (
@@ -30,6 +29,7 @@ from reach.config import Settings
 from reach.kit.ids import parse_id
 from reach.kit.problems import Invalid, InvalidRange, Problem, RequiredField
 from reach.reference.countries import normalise_country
+from reach.reference.errors import InvalidCountry
 from reach.reference.taxonomy import Taxonomy
 
 COORDINATE_DECIMALS = 5

@@ -60,6 +60,7 @@ from reach.kit.problems import (
 )
 from reach.models import AudienceSegment
 from reach.reference.countries import normalise_country
+from reach.reference.errors import InvalidCountry
 from reach.reference.repository import AdvertiserRepository, BrandRepository
 from reach.reference.taxonomy import taxonomy
 
@@ -575,7 +576,7 @@ class AudienceSegmentService:
         if country is not None:
             normalised = normalise_country(country)
             if normalised is None:
-                raise Invalid(f"'{country}' is not an ISO 3166-1 alpha-2 country code")
+                raise InvalidCountry(f"'{country}' is not an ISO 3166-1 alpha-2 country code")
         if start is not None and end is not None and end < start:
             raise Invalid("The end date comes before the start date")
         if self.segments.names_in_use(advertiser_id, [checked]):

@@ -60,10 +60,13 @@ class TokenClaims:
 class TokenSigner:
     """Issues and verifies HS256 JWT access tokens against an injectable clock."""
 
-    def __init__(self, server_key: bytes, clock: Clock, lifetime_seconds: int) -> None:
+    def __init__(
+        self, server_key: bytes, clock: Clock, lifetime_seconds: int, grace_seconds: int = 0
+    ) -> None:
         self._key = derive_key(server_key, "reach/access-token")
         self._clock = clock
         self.lifetime_seconds = lifetime_seconds
+        self.grace_seconds = grace_seconds
 
     def issue(self, client_id: str, scopes: tuple[str, ...]) -> str:
         now = self._clock.now()
@@ -90,7 +93,7 @@ class TokenSigner:
         except jwt.PyJWTError:
             raise TokenInvalid("The access token is not one this server issued") from None
         expires = int(claims["exp"])
-        if self._clock.now().timestamp() >= expires:
+        if self._clock.now().timestamp() >= expires + self.grace_seconds:
             raise TokenExpired("The access token has expired; request a new one")
         scope = claims.get("scope", "")
         return TokenClaims(

@@ -29,7 +29,9 @@ class Context:
 
     def auth(self, session: Session) -> AuthService:
         key = self.settings.signing_key()
-        signer = TokenSigner(key, self.clock, self.settings.token_lifetime_seconds)
+        signer = TokenSigner(
+            key, self.clock, self.settings.token_lifetime_seconds, self.settings.token_grace_seconds
+        )
         return AuthService(session, SecretHasher(key), signer, self.clock)
 
 

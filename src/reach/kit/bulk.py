@@ -6,7 +6,7 @@ from collections.abc import Sized
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from reach.kit.problems import Problem, RequestProblems, TooManyItems
+from reach.kit.problems import Problem, RequestProblems, RequiredField, TooManyItems
 
 T = TypeVar("T")
 
@@ -14,7 +14,7 @@ T = TypeVar("T")
 def check_item_count(items: Sized, most: int) -> None:
     """A bulk call takes 1 to ``most`` items; anything else fails the whole request."""
     if len(items) == 0:
-        raise RequestProblems([TooManyItems("'data' holds no item", source={"data": "data"})])
+        raise RequestProblems([RequiredField("'data' holds no item", source={"data": "data"})])
     if len(items) > most:
         raise RequestProblems(
             [

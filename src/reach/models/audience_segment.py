@@ -19,6 +19,8 @@ class AudienceSegment(Base):
     __table_args__ = (
         UniqueConstraint("advertiser_id", "name"),
         Index("ix_audience_segments_advertiser_id_id", "advertiser_id", "id"),
+        # Ids are never reused, even after the newest segment is deleted.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -11,6 +11,7 @@ from reach.kit.ids import parse_id
 from reach.kit.problems import AdvertiserAccessDenied, Invalid, RequestProblems, RequiredField
 from reach.models import Advertiser, Brand
 from reach.reference.countries import normalise_country
+from reach.reference.errors import InvalidCountry
 from reach.reference.repository import AdvertiserRepository, BrandRepository
 from reach.reference.taxonomy import Interest, taxonomy
 
@@ -80,7 +81,7 @@ class ReferenceService:
         if normalised is None:
             raise RequestProblems(
                 [
-                    Invalid(
+                    InvalidCountry(
                         f"'{country}' is not an ISO 3166-1 alpha-2 country code",
                         source={"country": "country"},
                     )

@@ -1,0 +1,1 @@
+"""Conformance: a real Reach server process driven through the official Criteo SDK."""

@@ -1,0 +1,504 @@
+"""Fixtures: a real ``reach serve`` process per backend, and SDK clients that check every answer.
+
+The server is set up the way an operator would do it, with the ``reach`` command line, and
+called the way a user would, with the official SDK changed in nothing but its host. Each SDK
+client records its HTTP exchanges and checks every JSON answer against the vendored OpenAPI
+contract as it arrives, so a call that succeeds has also passed the contract.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from criteo_api_marketingsolutions_v2025_01 import ApiClientBuilder
+from criteo_api_marketingsolutions_v2025_01.api.advertiser_api import AdvertiserApi
+from criteo_api_marketingsolutions_v2025_01.api.audience_api import AudienceApi
+from criteo_api_marketingsolutions_v2025_01.api.gateway_api import GatewayApi
+from criteo_api_marketingsolutions_v2025_01.exceptions import ApiException
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_bulk_create_input_v1 import (
+    AudienceSegmentBulkCreateInputV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_bulk_delete_input_v1 import (
+    AudienceSegmentBulkDeleteInputV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_bulk_update_input_v1 import (
+    AudienceSegmentBulkUpdateInputV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_create_entity_v1 import (
+    AudienceSegmentCreateEntityV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_create_entity_v1_resource import (  # noqa: E501
+    AudienceSegmentCreateEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_delete_entity_v1_resource import (  # noqa: E501
+    AudienceSegmentDeleteEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_search_entity_v1 import (
+    AudienceSegmentSearchEntityV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_search_entity_v1_resource import (  # noqa: E501
+    AudienceSegmentSearchEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_search_input_v1 import (
+    AudienceSegmentSearchInputV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_update_entity_v1 import (
+    AudienceSegmentUpdateEntityV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_update_entity_v1_resource import (  # noqa: E501
+    AudienceSegmentUpdateEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.rest import RESTResponse
+
+from tests.builders import Credentials
+from tests.conftest import POSTGRES_ADMIN, postgres_available
+from tests.openapi import assert_conforms
+
+REACH = Path(sys.executable).parent / "reach"
+HOST = "127.0.0.1"
+ADVERTISER = "1001"
+OTHER_ADVERTISER = "1002"
+ADVERTISER_NAMES = {ADVERTISER: "A", OTHER_ADVERTISER: "B"}
+BRAND_ID = "1"
+BRAND_NAME = "Nike"
+BEHAVIORAL_NAME = "Holiday shoppers"
+RESOURCE_TYPE = "AudienceSegment"
+SERVER_START_SECONDS = 30.0
+CLI_TIMEOUT_SECONDS = 60.0
+
+
+# --- the server process -------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def server_environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
+    """The process environment of the CLI and the server: ours, never a REACH_* of the caller."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REACH_")}
+    env |= {
+        "REACH_DATA_DIR": str(data_dir),
+        "REACH_SECRET_KEY": secrets.token_urlsafe(48),
+        "REACH_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    if database_url is not None:
+        env["REACH_DATABASE_URL"] = database_url
+    return env
+
+
+def reach(env: dict[str, str], *args: str) -> str:
+    """Run one ``reach`` command as an operator would; its standard output."""
+    completed = subprocess.run(
+        [str(REACH), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_SECONDS,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"`reach {' '.join(args)}` failed ({completed.returncode}):\n{completed.stderr}"
+        )
+    return completed.stdout
+
+
+def create_client(env: dict[str, str], name: str, advertiser: str, *flags: str) -> Credentials:
+    """``reach clients create``: the credentials it prints once, as JSON."""
+    printed = json.loads(
+        reach(env, "clients", "create", "--name", name, "--advertiser", advertiser, *flags)
+    )
+    return Credentials(printed["client_id"], printed["client_secret"], printed["advertisers"])
+
+
+def _answers(port: int) -> bool:
+    connection = http.client.HTTPConnection(HOST, port, timeout=1)
+    try:
+        connection.request("GET", "/2025-01/marketing-solutions/me")
+        connection.getresponse().read()
+        return True
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+@contextmanager
+def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``reach serve`` on a free port until the block ends; yields its base URL."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(REACH), "serve", "--host", HOST, "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + SERVER_START_SECONDS
+            while not _answers(port):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"reach serve did not start (exit code {process.poll()}):\n"
+                        + log_path.read_text(errors="replace")
+                    )
+                time.sleep(0.05)
+            yield f"http://{HOST}:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class ReachServer:
+    """A running server, the environment it was set up with, and its three API clients."""
+
+    backend: str
+    url: str
+    env: dict[str, str]
+    data_dir: Path
+    manager: Credentials
+    reader: Credentials
+    other: Credentials
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The metadata store of the server: None for the default (SQLite in the data directory),
+    else the URL of a fresh PostgreSQL database, dropped at the end of the session."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if not postgres_available():
+        if os.environ.get("REACH_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required but unreachable at {POSTGRES_ADMIN}")
+        pytest.skip("PostgreSQL is not reachable (set REACH_REQUIRE_POSTGRES=1 to fail instead)")
+    name = f"reach_conformance_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def reach_server(
+    server_database: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ReachServer]:
+    """One server per backend for the whole session, set up with the ``reach`` command line."""
+    backend = "sqlite" if server_database is None else "postgresql"
+    data_dir = tmp_path_factory.mktemp(f"reach-{backend}")
+    env = server_environment(data_dir, server_database)
+    reach(env, "db", "upgrade")
+    for advertiser_id, name in ADVERTISER_NAMES.items():
+        reach(env, "advertisers", "add", advertiser_id, "--name", name)
+    reach(env, "brands", "add", BRAND_ID, "--name", BRAND_NAME)
+    reach(
+        env,
+        "behavioral",
+        "add",
+        "--advertiser",
+        ADVERTISER,
+        "--name",
+        BEHAVIORAL_NAME,
+        "--category",
+        "Seasonal",
+        "--country",
+        "FR",
+    )
+    manager = create_client(env, "conformance", ADVERTISER)
+    reader = create_client(env, "conformance-reader", ADVERTISER, "--read-only")
+    other = create_client(env, "conformance-other", OTHER_ADVERTISER)
+    with running_server(env, data_dir / "server.log") as url:
+        yield ReachServer(backend, url, env, data_dir, manager, reader, other)
+
+
+# --- the SDK --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP call the SDK made, as it went over the wire."""
+
+    method: str
+    path: str
+    request_body: Any
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+RECORDED = "_reach_conformance_recorded"
+
+
+def _json(raw: bytes | str | None) -> Any:
+    return json.loads(raw) if raw else None
+
+
+class Sdk:
+    """One official SDK client built as a user builds it, and the three APIs Reach serves.
+
+    Every HTTP exchange, the token requests included, is recorded in ``exchanges`` and its JSON
+    answer checked against the OpenAPI contract before the SDK deserialises it.
+    """
+
+    def __init__(self, credentials: Credentials, host: str) -> None:
+        self.credentials = credentials
+        self.client: Any = ApiClientBuilder.WithClientCredentials(
+            credentials.client_id, credentials.client_secret, host=host
+        )
+        self.audience: Any = AudienceApi(self.client)
+        self.advertiser: Any = AdvertiserApi(self.client)
+        self.gateway: Any = GatewayApi(self.client)
+        self.exchanges: list[Exchange] = []
+        self._observe(self.client.rest_client)
+
+    def _observe(self, rest: Any) -> None:
+        send = rest.request
+
+        def request(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            def record(status: int, headers: Any, raw: bytes | None) -> None:
+                exchange = Exchange(
+                    method=method,
+                    path=urlsplit(url).path,
+                    request_body=kwargs.get("body"),
+                    status=status,
+                    headers={k.lower(): v for k, v in dict(headers or {}).items()},
+                    body=_json(raw),
+                )
+                self.exchanges.append(exchange)
+                assert_conforms(method, exchange.path, status, exchange.body)
+
+            try:
+                response = send(method, url, *args, **kwargs)
+            except ApiException as exc:
+                # A failed token request surfaces again from the call that needed the token.
+                if not getattr(exc, RECORDED, False):
+                    setattr(exc, RECORDED, True)
+                    record(exc.status, exc.headers, exc.body)
+                raise
+            if isinstance(response, RESTResponse):
+                record(response.status, response.getheaders(), response.data)
+            return response
+
+        rest.request = request
+
+    def api_calls(self) -> list[Exchange]:
+        """The recorded exchanges other than token requests."""
+        return [e for e in self.exchanges if e.path != "/oauth2/token"]
+
+    def close(self) -> None:
+        self.client.close()
+        self.client.rest_client.pool_manager.clear()
+
+    # --- the audience-segment operations, from SDK models ----------------------------------
+
+    def create(self, *entities: Any) -> Any:
+        """CreateAudienceSegments with one item per ``AudienceSegmentCreateEntityV1``."""
+        return self.audience.create_audience_segments(
+            AudienceSegmentBulkCreateInputV1(
+                data=[
+                    AudienceSegmentCreateEntityV1Resource(type=RESOURCE_TYPE, attributes=entity)
+                    for entity in entities
+                ]
+            )
+        )
+
+    def create_one(self, entity: Any) -> Any:
+        """Create one segment that must succeed; the created resource."""
+        response = self.create(entity)
+        assert response.errors == [], response.errors
+        assert len(response.data) == 1
+        return response.data[0]
+
+    def update(self, *items: tuple[str, Any]) -> Any:
+        """UpdateAudienceSegments with one item per (id, ``AudienceSegmentUpdateEntityV1``)."""
+        return self.audience.update_audience_segments(
+            AudienceSegmentBulkUpdateInputV1(
+                data=[
+                    AudienceSegmentUpdateEntityV1Resource(
+                        id=segment_id, type=RESOURCE_TYPE, attributes=attributes
+                    )
+                    for segment_id, attributes in items
+                ]
+            )
+        )
+
+    def delete(self, *segment_ids: str) -> Any:
+        """DeleteAudienceSegments with one item per id."""
+        return self.audience.delete_audience_segments(
+            AudienceSegmentBulkDeleteInputV1(
+                data=[
+                    AudienceSegmentDeleteEntityV1Resource(id=segment_id, type=RESOURCE_TYPE)
+                    for segment_id in segment_ids
+                ]
+            )
+        )
+
+    def search(
+        self,
+        *,
+        advertiser_ids: list[str] | None = None,
+        segment_ids: list[str] | None = None,
+        types: list[str] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> Any:
+        """SearchAudienceSegments; only the filters given are sent."""
+        filters: dict[str, Any] = {}
+        if advertiser_ids is not None:
+            filters["advertiser_ids"] = advertiser_ids
+        if segment_ids is not None:
+            filters["audience_segment_ids"] = segment_ids
+        if types is not None:
+            filters["audience_segment_types"] = types
+        paging: dict[str, int] = {}
+        if limit is not None:
+            paging["limit"] = limit
+        if offset is not None:
+            paging["offset"] = offset
+        body = AudienceSegmentSearchInputV1(
+            data=AudienceSegmentSearchEntityV1Resource(
+                type=RESOURCE_TYPE, attributes=AudienceSegmentSearchEntityV1(**filters)
+            )
+        )
+        return self.audience.search_audience_segments(
+            audience_segment_search_input_v1=body, **paging
+        )
+
+    def search_all(self, **filters: list[str]) -> list[Any]:
+        """Every matching segment, paging 100 at a time until ``offset >= totalItems``."""
+        found: list[Any] = []
+        offset, total = 0, 1
+        while offset < total:
+            page = self.search(limit=100, offset=offset, **filters)
+            found.extend(page.data)
+            total = page.meta.total_items
+            offset += 100
+        return found
+
+    def find(self, segment_id: str) -> Any:
+        """The one segment with this id, read back through search."""
+        found = self.search(segment_ids=[segment_id])
+        assert [s.id for s in found.data] == [segment_id]
+        assert found.meta.total_items == 1
+        return found.data[0]
+
+
+def segment(name: str, advertiser_id: str = ADVERTISER, **fields: Any) -> Any:
+    """An ``AudienceSegmentCreateEntityV1``, e.g. ``segment("x", contact_list={})``."""
+    return AudienceSegmentCreateEntityV1(advertiser_id=advertiser_id, name=name, **fields)
+
+
+def changes(**fields: Any) -> Any:
+    """An ``AudienceSegmentUpdateEntityV1``, e.g. ``changes(name="y")``."""
+    return AudienceSegmentUpdateEntityV1(**fields)
+
+
+def problem_body(exc: ApiException) -> dict[str, Any]:
+    """The JSON body of an error the SDK raised."""
+    body: dict[str, Any] = json.loads(exc.body)
+    return body
+
+
+def wire_problems(response: Any) -> list[tuple[str | None, str | None, dict[str, str] | None]]:
+    """The (code, type, source) of each problem of a bulk answer, in order."""
+    return [(p.code, p.type, p.get("source")) for p in response.errors]
+
+
+@pytest.fixture
+def connect(reach_server: ReachServer) -> Iterator[Callable[[Credentials], Sdk]]:
+    """Build SDK clients for any credentials; they are closed when the test ends."""
+    opened: list[Sdk] = []
+
+    def build(credentials: Credentials) -> Sdk:
+        sdk = Sdk(credentials, reach_server.url)
+        opened.append(sdk)
+        return sdk
+
+    yield build
+    for sdk in opened:
+        sdk.close()
+
+
+@pytest.fixture
+def sdk(reach_server: ReachServer, connect: Callable[[Credentials], Sdk]) -> Sdk:
+    """A manager of advertiser 1001 (read and manage scopes)."""
+    return connect(reach_server.manager)
+
+
+@pytest.fixture
+def reader_sdk(reach_server: ReachServer, connect: Callable[[Credentials], Sdk]) -> Sdk:
+    """A read-only client of advertiser 1001."""
+    return connect(reach_server.reader)
+
+
+@pytest.fixture
+def other_sdk(reach_server: ReachServer, connect: Callable[[Credentials], Sdk]) -> Sdk:
+    """A manager of advertiser 1002 only."""
+    return connect(reach_server.other)
+
+
+_serial = itertools.count(1)
+
+
+@dataclass
+class Names:
+    """Segment names unique to one test on one server: the test's id plus a label."""
+
+    prefix: str
+    issued: list[str] = field(default_factory=list)
+
+    def __call__(self, label: str) -> str:
+        name = f"{self.prefix} #{next(_serial)} {label}"
+        self.issued.append(name)
+        return name
+
+
+@pytest.fixture
+def names(request: pytest.FixtureRequest) -> Names:
+    """Unique segment names for the current test."""
+    return Names(request.node.name)
+
+
+def attributes_of(resource: Any) -> dict[str, Any]:
+    """A segment resource's attributes as plain data, without the two timestamps."""
+    attributes: dict[str, Any] = resource.attributes.to_dict()
+    attributes.pop("created_at")
+    attributes.pop("updated_at")
+    return attributes
+
+
+def is_utc(moment: Any) -> bool:
+    """Whether ``moment`` is a datetime in UTC (an offset of zero)."""
+    return isinstance(moment, datetime) and moment.utcoffset() == timedelta(0)
