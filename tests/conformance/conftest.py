@@ -8,18 +8,11 @@ contract as it arrives, so a call that succeeds has also passed the contract.
 
 from __future__ import annotations
 
-import http.client
 import itertools
 import json
 import os
-import secrets
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -71,9 +64,8 @@ from criteo_api_marketingsolutions_v2025_01.rest import RESTResponse
 from tests.builders import Credentials
 from tests.conftest import POSTGRES_ADMIN, postgres_available
 from tests.openapi import assert_conforms
+from tests.server import reach, running_server, server_environment
 
-REACH = Path(sys.executable).parent / "reach"
-HOST = "127.0.0.1"
 ADVERTISER = "1001"
 OTHER_ADVERTISER = "1002"
 ADVERTISER_NAMES = {ADVERTISER: "A", OTHER_ADVERTISER: "B"}
@@ -81,49 +73,6 @@ BRAND_ID = "1"
 BRAND_NAME = "Nike"
 BEHAVIORAL_NAME = "Holiday shoppers"
 RESOURCE_TYPE = "AudienceSegment"
-SERVER_START_SECONDS = 30.0
-CLI_TIMEOUT_SECONDS = 60.0
-
-
-# --- the server process -------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def server_environment(data_dir: Path, database_url: str | None) -> dict[str, str]:
-    """The process environment of the CLI and the server: ours, never a REACH_* of the caller."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("REACH_")}
-    env |= {
-        "REACH_DATA_DIR": str(data_dir),
-        "REACH_SECRET_KEY": secrets.token_urlsafe(48),
-        "REACH_RATE_LIMIT_PER_MINUTE": "0",
-    }
-    if database_url is not None:
-        env["REACH_DATABASE_URL"] = database_url
-    return env
-
-
-def reach(env: dict[str, str], *args: str) -> str:
-    """Run one ``reach`` command as an operator would; its standard output."""
-    completed = subprocess.run(
-        [str(REACH), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_SECONDS,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(
-            f"`reach {' '.join(args)}` failed ({completed.returncode}):\n{completed.stderr}"
-        )
-    return completed.stdout
 
 
 def create_client(env: dict[str, str], name: str, advertiser: str, *flags: str) -> Credentials:
@@ -132,48 +81,6 @@ def create_client(env: dict[str, str], name: str, advertiser: str, *flags: str) 
         reach(env, "clients", "create", "--name", name, "--advertiser", advertiser, *flags)
     )
     return Credentials(printed["client_id"], printed["client_secret"], printed["advertisers"])
-
-
-def _answers(port: int) -> bool:
-    connection = http.client.HTTPConnection(HOST, port, timeout=1)
-    try:
-        connection.request("GET", "/2025-01/marketing-solutions/me")
-        connection.getresponse().read()
-        return True
-    except OSError:
-        return False
-    finally:
-        connection.close()
-
-
-@contextmanager
-def running_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """``reach serve`` on a free port until the block ends; yields its base URL."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(REACH), "serve", "--host", HOST, "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + SERVER_START_SECONDS
-            while not _answers(port):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"reach serve did not start (exit code {process.poll()}):\n"
-                        + log_path.read_text(errors="replace")
-                    )
-                time.sleep(0.05)
-            yield f"http://{HOST}:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
 
 
 @dataclass(frozen=True)
@@ -239,8 +146,8 @@ def reach_server(
     manager = create_client(env, "conformance", ADVERTISER)
     reader = create_client(env, "conformance-reader", ADVERTISER, "--read-only")
     other = create_client(env, "conformance-other", OTHER_ADVERTISER)
-    with running_server(env, data_dir / "server.log") as url:
-        yield ReachServer(backend, url, env, data_dir, manager, reader, other)
+    with running_server(env, data_dir / "server.log") as server:
+        yield ReachServer(backend, server.url, env, data_dir, manager, reader, other)
 
 
 # --- the SDK --------------------------------------------------------------------------------

@@ -16,10 +16,9 @@ from tests.conformance.conftest import (
     Sdk,
     create_client,
     problem_body,
-    reach,
-    running_server,
     segment,
 )
+from tests.server import reach, running_server
 
 pytestmark = pytest.mark.conformance
 
@@ -179,8 +178,8 @@ class TestRateLimit:
     def test_sdk_raises_429_with_rate_limit_headers(self, reach_server: ReachServer) -> None:
         env = reach_server.env | {"REACH_RATE_LIMIT_PER_MINUTE": "1"}
         log = reach_server.data_dir / "rate-limited-server.log"
-        with running_server(env, log) as url:
-            sdk = Sdk(reach_server.manager, url)
+        with running_server(env, log) as server:
+            sdk = Sdk(reach_server.manager, server.url)
             try:
                 # One call per minute is allowed: of three quick calls at least one is refused,
                 # whichever minute they fall in.
