@@ -184,3 +184,28 @@ def test_demo_seed_is_idempotent_and_its_instructions_work(
     text = instructions("http://127.0.0.1:8080", second)
     assert second.client_secret in text
     assert "/oauth2/token" in text
+
+
+def test_advertisers_import_is_all_or_nothing(run: CliRunner, tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("id,name\n11,Eleven\n12,Twelve\n", encoding="utf-8")
+    ok(run, "advertisers", "import", str(good))
+    listing = ok(run, "advertisers", "list")
+    assert "Eleven" in listing
+    assert "Twelve" in listing
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,name\n13,Thirteen\n12,Again\n", encoding="utf-8")
+    result = run.invoke(cli, ["advertisers", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "line 3" in result.output
+    assert "Thirteen" not in ok(run, "advertisers", "list")
+    headless = tmp_path / "headless.csv"
+    headless.write_text("13,Thirteen\n", encoding="utf-8")
+    assert run.invoke(cli, ["advertisers", "import", str(headless)]).exit_code == 1
+    assert run.invoke(cli, ["advertisers", "import", str(tmp_path / "missing.csv")]).exit_code == 1
+
+
+def test_registry_names_are_bounded(run: CliRunner) -> None:
+    result = run.invoke(cli, ["advertisers", "add", "5", "--name", "n" * 256])
+    assert result.exit_code == 1
+    assert "longer than 255" in result.output

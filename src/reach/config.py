@@ -33,6 +33,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    access_log: bool = Field(default=True, description="Log one line per HTTP call.")
 
     token_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
     token_grace_seconds: int = Field(

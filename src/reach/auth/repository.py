@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from reach.models import ApiClient
+from reach.models import ApiClient, ClientAdvertiser
 
 
 class ClientRepository:
@@ -15,11 +15,19 @@ class ClientRepository:
         self.session = session
 
     def by_client_id(self, client_id: str) -> ApiClient | None:
+        """The client alone: the hot paths (tokens, every call) never need its grants as objects."""
         return self.session.scalars(
-            select(ApiClient)
-            .where(ApiClient.client_id == client_id)
-            .options(selectinload(ApiClient.grants))
+            select(ApiClient).where(ApiClient.client_id == client_id)
         ).one_or_none()
+
+    def advertiser_ids(self, client_pk: int) -> frozenset[int]:
+        return frozenset(
+            self.session.scalars(
+                select(ClientAdvertiser.advertiser_id).where(
+                    ClientAdvertiser.client_pk == client_pk
+                )
+            )
+        )
 
     def list(self) -> Sequence[ApiClient]:
         return self.session.scalars(

@@ -16,6 +16,8 @@ from reach.kit.problems import Invalid, TokenInvalid
 from reach.models import ApiClient, ClientAdvertiser
 from reach.reference.repository import AdvertiserRepository
 
+CLIENT_NAME_MAX_LENGTH = 255
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -59,8 +61,8 @@ class AuthService:
     def create_client(
         self, name: str, advertiser_ids: Sequence[int], *, read_only: bool
     ) -> IssuedCredentials:
-        if not name.strip():
-            raise Invalid("A client needs a non-empty name")
+        if not name.strip() or len(name.strip()) > CLIENT_NAME_MAX_LENGTH:
+            raise Invalid(f"A client needs a name of 1 to {CLIENT_NAME_MAX_LENGTH} characters")
         wanted = sorted(set(advertiser_ids))
         if not wanted:
             raise Invalid("A client needs at least one advertiser")
@@ -96,7 +98,9 @@ class AuthService:
         secret = new_client_secret()
         client.secret_hash = self.hasher.hash(secret)
         return IssuedCredentials(
-            client.client_id, secret, [str(g.advertiser_id) for g in client.grants]
+            client.client_id,
+            secret,
+            [str(a) for a in sorted(self.clients.advertiser_ids(client.id))],
         )
 
     def issue_token(self, client_id: str, client_secret: str) -> IssuedToken:
@@ -120,7 +124,7 @@ class AuthService:
             client_id=client.client_id,
             name=client.name,
             scopes=claims.scopes & frozenset(scopes_for(read_only=client.read_only)),
-            advertiser_ids=frozenset(g.advertiser_id for g in client.grants),
+            advertiser_ids=self.clients.advertiser_ids(client.id),
         )
 
     def _existing(self, client_id: str) -> ApiClient:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +16,7 @@ from reach.audience_segment.schemas import BehavioralCategory
 from reach.audience_segment.service import AudienceSegmentService
 from reach.auth.service import IssuedCredentials
 from reach.cli.context import context, err
+from reach.kit.problems import Invalid, Problem
 from reach.reference.service import ReferenceService
 
 out = Console()
@@ -33,6 +36,31 @@ def add_advertiser(
     with context() as ctx, ctx.database.session(write=True) as session:
         advertiser = ReferenceService(session, ctx.clock).add_advertiser(advertiser_id, name)
         err.print(f"Added advertiser {advertiser.id} ({advertiser.name})")
+
+
+@advertisers.command("import")
+def import_advertisers(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="CSV with the columns id,name.")],
+) -> None:
+    """Register many advertisers from a CSV file, all or none."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot read {path}: {exc.strerror}")
+        raise typer.Exit(1) from None
+    if not {"id", "name"} <= set(reader.fieldnames or ()):
+        err.print("[red]error:[/red] the file needs a header line with the columns id,name")
+        raise typer.Exit(1)
+    with context() as ctx, ctx.database.session(write=True) as session:
+        service = ReferenceService(session, ctx.clock)
+        for line, row in enumerate(rows, start=2):
+            try:
+                service.add_advertiser(row["id"] or "", row["name"] or "")
+            except Problem as problem:
+                raise Invalid(f"{path}, line {line}: {problem.detail}") from None
+    err.print(f"Added {len(rows)} advertisers")
 
 
 @advertisers.command("list")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated
 
 import typer
@@ -12,11 +13,17 @@ from reach.config import Settings
 
 
 def run_server(settings: Settings, host: str, port: int) -> None:
+    app = create_app(settings)
+    # Everything loaded so far lives as long as the process: keep it out of the collector's
+    # full passes, which otherwise stall requests for tens of milliseconds under load.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         log_level="info",
+        access_log=settings.access_log,
         proxy_headers=False,
         server_header=False,
     )

@@ -15,6 +15,15 @@ from reach.reference.errors import InvalidCountry
 from reach.reference.repository import AdvertiserRepository, BrandRepository
 from reach.reference.taxonomy import Interest, taxonomy
 
+REGISTRY_NAME_MAX_LENGTH = 255
+
+
+def _check_name(name: str, what: str) -> None:
+    if not name.strip():
+        raise Invalid(f"{what} needs a non-empty name")
+    if len(name.strip()) > REGISTRY_NAME_MAX_LENGTH:
+        raise Invalid(f"{what}'s name is longer than {REGISTRY_NAME_MAX_LENGTH} characters")
+
 
 class ReferenceService:
     def __init__(self, session: Session, clock: Clock) -> None:
@@ -28,8 +37,7 @@ class ReferenceService:
         advertiser_id = parse_id(raw_id)
         if advertiser_id is None:
             raise Invalid(f"An advertiser id is a positive 64-bit integer, not '{raw_id}'")
-        if not name.strip():
-            raise Invalid("An advertiser needs a non-empty name")
+        _check_name(name, "An advertiser")
         if self.advertisers.get(advertiser_id) is not None:
             raise Invalid(f"Advertiser {advertiser_id} already exists")
         advertiser = Advertiser(id=advertiser_id, name=name.strip(), created_at=self.clock.now())
@@ -40,8 +48,7 @@ class ReferenceService:
         brand_id = parse_id(raw_id)
         if brand_id is None:
             raise Invalid(f"A brand id is a positive 64-bit integer, not '{raw_id}'")
-        if not name.strip():
-            raise Invalid("A brand needs a non-empty name")
+        _check_name(name, "A brand")
         if self.brands.get(brand_id) is not None:
             raise Invalid(f"Brand {brand_id} already exists")
         brand = Brand(id=brand_id, name=name.strip())

@@ -1,0 +1,1025 @@
+"""API benchmark: bulk create, search and token issuance against one real `reach serve` process."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import random
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+import psycopg
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import URL, make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "benchmarks" / "reports" / "api.json"
+REACH = Path(sys.executable).parent / "reach"
+HOST = "127.0.0.1"
+PREFIX = "/2025-01/marketing-solutions/audience-segments"
+FIRST_ADVERTISER_ID = 10_001
+SEARCH_LIMIT = 50
+# Segment types the benchmark creates, with the wire key of their type object.
+KINDS = ("Retargeting", "Prospecting", "Location", "ContactList")
+KEY_OF_KIND = {
+    "Retargeting": "retargeting",
+    "Prospecting": "prospecting",
+    "Location": "location",
+    "ContactList": "contactList",
+}
+TARGETS = {
+    "create_1000_median_s": ("<", 0.5),
+    "search_p50_ms": ("<", 10.0),
+    "tokens_per_second": (">=", 500.0),
+}
+
+# A 1-minute load average above this before the run means something else was competing.
+BUSY_LOAD = 0.5
+
+console = Console(stderr=True)
+
+
+# --- options --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    segments: int
+    advertisers: int
+    searches: int
+    token_seconds: float
+    token_workers: int
+    create_runs: int
+    batch: int
+    seed: int
+    database_url: str | None
+    out: Path
+    quick: bool
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Start one `reach serve` process on a fresh store, drive it over HTTP (keep-alive)"
+            " and write a JSON report."
+        )
+    )
+    parser.add_argument("--segments", type=int, default=100_000, help="Segments stored for search.")
+    parser.add_argument("--advertisers", type=int, default=100, help="Advertisers (and grants).")
+    parser.add_argument("--searches", type=int, default=500, help="Timed search requests.")
+    parser.add_argument(
+        "--token-seconds", type=float, default=10.0, help="How long tokens are requested."
+    )
+    parser.add_argument(
+        "--token-workers", type=int, default=4, help="Client processes requesting tokens."
+    )
+    parser.add_argument("--create-runs", type=int, default=7, help="Timed bulk-create requests.")
+    parser.add_argument(
+        "--batch", type=int, default=1000, help="Items per bulk create (REACH_MAX_BULK_ITEMS)."
+    )
+    parser.add_argument("--seed", type=int, default=20250101, help="Seed of the generated data.")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help=(
+            "postgresql+psycopg://USER@HOST:PORT/DBNAME: benchmark PostgreSQL; the database is"
+            " created (it must not exist) and dropped at the end. Default: SQLite in a temp dir."
+        ),
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="Where the report goes.")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="Smoke run: 2,000 segments, 50 searches, 2 s of tokens, 2 create runs.",
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.segments, args.searches, args.token_seconds, args.create_runs = 2_000, 50, 2.0, 2
+    for name in ("segments", "advertisers", "searches", "token_workers", "create_runs", "batch"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.token_seconds <= 0:
+        parser.error("--token-seconds must be positive")
+    if args.database_url and make_url(args.database_url).get_backend_name() != "postgresql":
+        parser.error("--database-url must be a postgresql+psycopg:// URL")
+    return Options(
+        segments=args.segments,
+        advertisers=args.advertisers,
+        searches=args.searches,
+        token_seconds=args.token_seconds,
+        token_workers=args.token_workers,
+        create_runs=args.create_runs,
+        batch=args.batch,
+        seed=args.seed,
+        database_url=args.database_url,
+        out=args.out,
+        quick=args.quick,
+    )
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated quantile (the 'inclusive' method; q in [0, 1])."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def distribution(values: Sequence[float], digits: int = 3) -> dict[str, float | int]:
+    """Count, min, p50, p90, p99, max and mean of ``values``, rounded."""
+    return {
+        "count": len(values),
+        "min": round(min(values), digits),
+        "p50": round(quantile(values, 0.50), digits),
+        "p90": round(quantile(values, 0.90), digits),
+        "p99": round(quantile(values, 0.99), digits),
+        "max": round(max(values), digits),
+        "mean": round(statistics.fmean(values), digits),
+    }
+
+
+# --- HTTP -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    seconds: float
+
+    def json(self) -> Any:
+        return orjson.loads(self.body)
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection (``http.client``: the lightest client at hand, so
+    the load generator takes as little as possible of the two cores the server also needs)."""
+
+    def __init__(self, port: int, timeout: float = 120.0) -> None:
+        self.connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+        self.reused = False
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        try:
+            return self._exchange(method, path, body, headers or {})
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            if not self.reused:
+                raise
+            # The server closes keep-alive connections idle for 5 s (uvicorn's default): that
+            # is no failure of the request, so send it again on a fresh connection.
+            self.connection.close()
+            return self._exchange(method, path, body, headers or {})
+
+    def _exchange(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> Reply:
+        self.reused = self.connection.sock is not None
+        started = time.perf_counter()
+        self.connection.request(method, path, body=body, headers=headers)
+        response = self.connection.getresponse()
+        data = response.read()
+        elapsed = time.perf_counter() - started
+        if response.will_close:
+            self.connection.close()
+        return Reply(response.status, data, elapsed)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def token_form(client_id: str, client_secret: str) -> bytes:
+    return urlencode(
+        {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        }
+    ).encode()
+
+
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def get_token(http: Http, client_id: str, client_secret: str) -> str:
+    reply = http.request(
+        "POST", "/oauth2/token", token_form(client_id, client_secret), FORM_HEADERS
+    )
+    if reply.status != 200:
+        raise BenchmarkError(f"token request failed: {reply.status} {reply.body[:300]!r}")
+    token: str = reply.json()["access_token"]
+    return token
+
+
+def json_headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+class BenchmarkError(RuntimeError):
+    """The benchmark cannot go on (server down, unexpected answer, bad setup)."""
+
+
+# --- the server process ---------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def run_cli(env: dict[str, str], *args: str) -> str:
+    """Run a ``reach`` command; its stdout, or BenchmarkError with its stderr."""
+    done = subprocess.run(
+        [str(REACH), *args], env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+    if done.returncode != 0:
+        raise BenchmarkError(f"reach {' '.join(args)} failed: {done.stderr.strip()[-2000:]}")
+    return done.stdout
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmHWM and VmRSS of a process, in KiB."""
+    values: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            values[key] = int(rest.split()[0])
+    return values
+
+
+def machine_busy_seconds() -> float:
+    """CPU time spent by the whole machine (all cores, every process) outside idle and iowait."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    # guest time is already counted in user time.
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    # After the ")" of comm: fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """``reach serve`` in its own process group, its output in a log file."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [str(REACH), "serve", "--host", HOST, "--port", str(self.port)],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchmarkError(
+                    f"the server exited with {self.process.returncode}: {self.log_tail()}"
+                )
+            try:
+                http = Http(self.port, timeout=2)
+                try:
+                    # Unauthenticated: a 401 problem answer proves the app is serving.
+                    if http.request("GET", "/2025-01/marketing-solutions/me").status == 401:
+                        return
+                finally:
+                    http.close()
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise BenchmarkError(f"the server did not answer within {timeout:.0f} s")
+
+    def log_tail(self, lines: int = 20) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def memory_kib(self) -> dict[str, int]:
+        return proc_status(self.pid)
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        self._log.close()
+        return self.process.returncode
+
+
+@contextmanager
+def postgres_database(url: str) -> Iterator[str]:
+    """Create the database named in ``url`` (it must not exist yet) and drop it afterwards."""
+    target = make_url(url)
+    name = target.database
+    if not name:
+        raise BenchmarkError("--database-url must name a database")
+    admin: URL = target.set(drivername="postgresql", database="postgres")
+    conninfo = admin.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
+        if exists:
+            raise BenchmarkError(f"database {name!r} exists; the benchmark only uses a new one")
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield url
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def postgres_version(url: str) -> str:
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as connection:
+        row = connection.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "unknown"
+
+
+# --- generated data -------------------------------------------------------------------------
+
+
+@dataclass
+class Store:
+    """What the benchmark has created, to check search answers against."""
+
+    advertisers: list[int]
+    counts: Counter[tuple[int, str]] = field(default_factory=Counter)
+
+    def total(self, advertiser: int | None = None, kinds: Sequence[str] | None = None) -> int:
+        chosen = self.advertisers if advertiser is None else [advertiser]
+        wanted = KINDS if kinds is None else kinds
+        return sum(self.counts[(a, k)] for a in chosen for k in wanted)
+
+
+class Generator:
+    """Seeded segment items; every name is new, so each call gives a fresh batch."""
+
+    def __init__(self, seed: int, advertisers: Sequence[int]) -> None:
+        self.rng = random.Random(seed)
+        self.advertisers = list(advertisers)
+        self.sequence = 0
+
+    def type_object(self, kind: str) -> dict[str, Any]:
+        rng = self.rng
+        if kind == "Retargeting":
+            low = rng.randint(0, 30)
+            return {
+                "visitorsType": rng.choice(("All", "Buyers", "NonBuyers")),
+                "daysSinceLastVisitMin": low,
+                "daysSinceLastVisitMax": low + rng.randint(0, 60),
+            }
+        if kind == "Prospecting":
+            return {"usersType": rng.choice(("Prospects", "ProspectsOrNonBuyers"))}
+        if kind == "Location":
+            return {
+                "pointsOfInterest": [
+                    {
+                        "latitude": round(48.85 + rng.uniform(-1, 1), 5),
+                        "longitude": round(2.35 + rng.uniform(-1, 1), 5),
+                    }
+                ],
+                "radiusInKm": rng.randint(1, 50),
+            }
+        return {}
+
+    def batch(self, size: int, label: str) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+        """``size`` create items, spread round-robin over the advertisers, with random types."""
+        items: list[dict[str, Any]] = []
+        owners: list[tuple[int, str]] = []
+        for _ in range(size):
+            advertiser = self.advertisers[self.sequence % len(self.advertisers)]
+            kind = self.rng.choice(KINDS)
+            name = f"{label} {self.sequence:07d} {self.rng.getrandbits(32):08x}"
+            items.append(
+                {
+                    "type": "AudienceSegment",
+                    "attributes": {
+                        "advertiserId": str(advertiser),
+                        "name": name,
+                        KEY_OF_KIND[kind]: self.type_object(kind),
+                    },
+                }
+            )
+            owners.append((advertiser, kind))
+            self.sequence += 1
+        return items, owners
+
+
+# --- phases ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    """Wall time and server CPU time of one part of the run."""
+
+    server: Server
+    started: float = 0.0
+    cpu_before: float = 0.0
+    machine_before: float = 0.0
+    client_before: float = 0.0
+    wall_s: float = 0.0
+    server_cpu_s: float = 0.0
+    machine_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
+
+    def __enter__(self) -> Phase:
+        self.started = time.perf_counter()
+        self.cpu_before = self.server.cpu()
+        self.machine_before = machine_busy_seconds()
+        self.client_before = time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall_s = time.perf_counter() - self.started
+        self.server_cpu_s = self.server.cpu() - self.cpu_before
+        self.machine_cpu_s = machine_busy_seconds() - self.machine_before
+        self.client_cpu_s = time.process_time() - self.client_before
+
+    def report(self, requests: int) -> dict[str, float]:
+        return {
+            "wall_s": round(self.wall_s, 3),
+            "server_cpu_s": round(self.server_cpu_s, 3),
+            "server_cpu_ms_per_request": round(1000 * self.server_cpu_s / max(requests, 1), 3),
+            # This process only (the token phase's client processes report their own).
+            "client_cpu_s": round(self.client_cpu_s, 3),
+            # Everything the machine ran meanwhile (server, this client, anything else): a
+            # value well above server + client CPU means other load disturbed the phase.
+            "machine_cpu_busy_s": round(self.machine_cpu_s, 3),
+        }
+
+
+def create(
+    http: Http, token: str, store: Store, items: list[dict[str, Any]], owners: list[tuple[int, str]]
+) -> float:
+    """One bulk create; every item must succeed. Returns the request's wall time."""
+    body = orjson.dumps({"data": items})
+    reply = http.request("POST", f"{PREFIX}/create", body, json_headers(token))
+    if reply.status != 200:
+        raise BenchmarkError(f"create failed: {reply.status} {reply.body[:500]!r}")
+    answer = reply.json()
+    if answer.get("errors") or len(answer["data"]) != len(items):
+        raise BenchmarkError(
+            f"create stored {len(answer['data'])} of {len(items)}: {answer.get('errors')!r:.500}"
+        )
+    store.counts.update(owners)
+    return reply.seconds
+
+
+def create_phase(
+    http: Http, token: str, store: Store, generator: Generator, options: Options, server: Server
+) -> dict[str, Any]:
+    # Untimed warm-up: one small request walks every code path once (imports, SQL compile).
+    items, owners = generator.batch(len(KINDS) * 2, "warmup")
+    create(http, token, store, items, owners)
+    bodies = [
+        generator.batch(options.batch, f"create-run-{run}") for run in range(options.create_runs)
+    ]
+    seconds: list[float] = []
+    with Phase(server) as phase:
+        for items, owners in bodies:
+            seconds.append(create(http, token, store, items, owners))
+    return {
+        "items_per_request": options.batch,
+        "runs": options.create_runs,
+        "advertisers_per_request": min(options.batch, len(store.advertisers)),
+        "stored_before": store.total() - options.batch * options.create_runs,
+        "seconds": [round(s, 4) for s in seconds],
+        "median_s": round(statistics.median(seconds), 4),
+        "min_s": round(min(seconds), 4),
+        "max_s": round(max(seconds), 4),
+        "items_per_second_median": round(options.batch / statistics.median(seconds), 1),
+        **phase.report(len(seconds)),
+    }
+
+
+def fill_phase(
+    http: Http, token: str, store: Store, generator: Generator, options: Options, server: Server
+) -> dict[str, Any]:
+    """Create segments through the API, ``batch`` per request, up to ``options.segments``."""
+    seconds: list[float] = []
+    started = time.perf_counter()
+    with Phase(server) as phase:
+        while (missing := options.segments - store.total()) > 0:
+            items, owners = generator.batch(min(options.batch, missing), "fill")
+            seconds.append(create(http, token, store, items, owners))
+            if len(seconds) % 10 == 0:
+                console.log(
+                    f"fill: {store.total():,} segments stored"
+                    f" ({time.perf_counter() - started:.0f} s)"
+                )
+    report: dict[str, Any] = {"requests": len(seconds), "stored_after": store.total()}
+    if seconds:
+        tenth = max(len(seconds) // 10, 1)
+        report |= {
+            "request_s": distribution(seconds, 4),
+            # Does a create get slower as the store grows?
+            "first_tenth_median_s": round(statistics.median(seconds[:tenth]), 4),
+            "last_tenth_median_s": round(statistics.median(seconds[-tenth:]), 4),
+        }
+    return report | phase.report(len(seconds))
+
+
+@dataclass(frozen=True)
+class Search:
+    kind: str
+    path: str
+    body: bytes
+    expected_total: int
+    offset: int
+
+
+def plan_searches(rng: random.Random, store: Store, count: int) -> list[Search]:
+    """Half one advertiser, a quarter one advertiser and 1-2 types, a quarter no filter (every
+    advertiser of the client); offsets uniform over the matching segments."""
+    plans: list[Search] = []
+    for _ in range(count):
+        roll = rng.random()
+        attributes: dict[str, Any] = {}
+        if roll < 0.75:
+            advertiser = rng.choice(store.advertisers)
+            attributes["advertiserIds"] = [str(advertiser)]
+            kinds: list[str] | None = None
+            kind = "one_advertiser"
+            if roll >= 0.5:
+                kinds = sorted(rng.sample(KINDS, rng.randint(1, 2)))
+                attributes["audienceSegmentTypes"] = kinds
+                kind = "one_advertiser_types"
+            total = store.total(advertiser, kinds)
+        else:
+            kind = "all_advertisers"
+            total = store.total()
+        offset = rng.randint(0, max(total - SEARCH_LIMIT, 0))
+        plans.append(
+            Search(
+                kind=kind,
+                path=f"{PREFIX}/search?limit={SEARCH_LIMIT}&offset={offset}",
+                body=orjson.dumps({"data": {"attributes": attributes}}),
+                expected_total=total,
+                offset=offset,
+            )
+        )
+    return plans
+
+
+def search(http: Http, token: str, plan: Search) -> float:
+    reply = http.request("POST", plan.path, plan.body, json_headers(token))
+    if reply.status != 200:
+        raise BenchmarkError(f"search failed: {reply.status} {reply.body[:500]!r}")
+    answer = reply.json()
+    total = answer["meta"]["totalItems"]
+    expected_rows = max(min(SEARCH_LIMIT, plan.expected_total - plan.offset), 0)
+    if total != plan.expected_total or len(answer["data"]) != expected_rows:
+        raise BenchmarkError(
+            f"search {plan.kind} {plan.body!r} offset {plan.offset}: totalItems {total} and"
+            f" {len(answer['data'])} rows, expected {plan.expected_total} and {expected_rows}"
+        )
+    return reply.seconds
+
+
+def search_phase(
+    http: Http, token: str, store: Store, options: Options, server: Server
+) -> dict[str, Any]:
+    rng = random.Random(options.seed + 1)
+    for plan in plan_searches(rng, store, 10):  # untimed warm-up
+        search(http, token, plan)
+    plans = plan_searches(rng, store, options.searches)
+    by_kind: dict[str, list[float]] = {}
+    everything: list[float] = []
+    with Phase(server) as phase:
+        for plan in plans:
+            ms = 1000 * search(http, token, plan)
+            everything.append(ms)
+            by_kind.setdefault(plan.kind, []).append(ms)
+    return {
+        "stored_segments": store.total(),
+        "limit": SEARCH_LIMIT,
+        "latency_ms": distribution(everything),
+        "latency_ms_by_kind": {kind: distribution(v) for kind, v in sorted(by_kind.items())},
+        **phase.report(len(plans)),
+    }
+
+
+@dataclass(frozen=True)
+class TokenWork:
+    port: int
+    client_id: str
+    client_secret: str
+    seconds: float
+
+
+def token_worker(work: TokenWork, barrier: Any, results: Any) -> None:
+    """One client process: token requests back to back on one keep-alive connection."""
+    http = Http(work.port, timeout=30)
+    form = token_form(work.client_id, work.client_secret)
+    latencies: list[float] = []
+    finished: list[float] = []
+    failures: Counter[int] = Counter()
+    try:
+        for _ in range(3):  # untimed warm-up
+            http.request("POST", "/oauth2/token", form, FORM_HEADERS)
+        barrier.wait(timeout=60)
+        cpu_before = time.process_time()
+        started = time.monotonic()  # CLOCK_MONOTONIC: comparable across processes
+        deadline = started + work.seconds
+        now = started
+        while now < deadline:
+            reply = http.request("POST", "/oauth2/token", form, FORM_HEADERS)
+            now = time.monotonic()
+            if reply.status == 200 and b'"access_token"' in reply.body:
+                latencies.append(1000 * reply.seconds)
+                finished.append(now)
+            else:
+                failures[reply.status] += 1
+        results.put(
+            {
+                "started": started,
+                "ended": now,
+                "latencies_ms": latencies,
+                "finished": finished,
+                "failures": dict(failures),
+                "client_cpu_s": time.process_time() - cpu_before,
+            }
+        )
+    except Exception as exc:
+        results.put({"error": repr(exc)})
+        barrier.abort()  # the parent and the other workers stop waiting at once
+    finally:
+        http.close()
+
+
+def token_phase(
+    port: int, client_id: str, client_secret: str, options: Options, server: Server
+) -> dict[str, Any]:
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(options.token_workers + 1)
+    results = context.Queue()
+    work = TokenWork(port, client_id, client_secret, options.token_seconds)
+    workers = [
+        context.Process(target=token_worker, args=(work, barrier, results), daemon=True)
+        for _ in range(options.token_workers)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        try:
+            barrier.wait(timeout=120)
+        except threading.BrokenBarrierError:
+            failure = results.get(timeout=10)
+            raise BenchmarkError(f"a token worker failed to start: {failure}") from None
+        with Phase(server) as phase:
+            outcomes = [results.get(timeout=options.token_seconds + 120) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()
+    errors = [o["error"] for o in outcomes if "error" in o]
+    if errors:
+        raise BenchmarkError(f"token workers failed: {errors}")
+    start = min(o["started"] for o in outcomes)
+    window = max(o["ended"] for o in outcomes) - start
+    per_second = Counter(int(t - start) for o in outcomes for t in o["finished"])
+    latencies = [ms for o in outcomes for ms in o["latencies_ms"]]
+    failures: Counter[str] = Counter()
+    for o in outcomes:
+        failures.update({str(k): v for k, v in o["failures"].items()})
+    if not latencies:
+        raise BenchmarkError(f"no token was issued: failures {dict(failures)}")
+    return {
+        "client_workers": options.token_workers,
+        "client_kind": "processes (multiprocessing, spawn), one keep-alive connection each",
+        "window_s": round(window, 3),
+        "tokens": len(latencies),
+        "failures_by_status": dict(failures),
+        "tokens_per_second": round(len(latencies) / window, 1),
+        "tokens_in_each_second": [per_second[second] for second in range(int(window))],
+        "latency_ms": distribution(latencies),
+        **phase.report(len(latencies)),
+        "client_cpu_s": round(sum(o["client_cpu_s"] for o in outcomes), 3),
+    }
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
+
+
+def cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def environment(options: Options) -> dict[str, Any]:
+    status = git("status", "--porcelain")
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": git("rev-parse", "HEAD"),
+        "working_tree_dirty": bool(status) if status is not None else None,
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "database": "postgresql" if options.database_url else "sqlite",
+    }
+
+
+def add_advertisers(env: dict[str, str], ids: Sequence[int], work_dir: Path) -> None:
+    """``reach advertisers import`` of a CSV file, as an operator registers many at once."""
+    listing = work_dir / "advertisers.csv"
+    listing.write_text("id,name\n" + "".join(f"{a},Bench {a}\n" for a in ids), encoding="utf-8")
+    run_cli(env, "advertisers", "import", str(listing))
+
+
+def judge(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    values = {
+        "create_1000_median_s": results["create"]["median_s"],
+        "search_p50_ms": results["search"]["latency_ms"]["p50"],
+        "tokens_per_second": results["tokens"]["tokens_per_second"],
+    }
+    verdicts: dict[str, dict[str, Any]] = {}
+    for name, (op, target) in TARGETS.items():
+        value = values[name]
+        met = value < target if op == "<" else value >= target
+        verdicts[name] = {"target": f"{op} {target:g}", "value": value, "met": met}
+    return verdicts
+
+
+def run(options: Options, stack: ExitStack) -> dict[str, Any]:
+    total_started = time.perf_counter()
+    load_before = os.getloadavg()
+    durations: dict[str, float] = {}
+    data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="reach-bench-")))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REACH_")}
+    env |= {
+        "REACH_DATA_DIR": str(data_dir),
+        "REACH_SECRET_KEY": secrets.token_urlsafe(48),
+        "REACH_RATE_LIMIT_PER_MINUTE": "0",
+        "REACH_MAX_BULK_ITEMS": str(options.batch),
+    }
+    database_version = None
+    if options.database_url:
+        env["REACH_DATABASE_URL"] = stack.enter_context(postgres_database(options.database_url))
+        database_version = postgres_version(options.database_url)
+
+    mark = time.perf_counter()
+    console.log(f"setup: migrating and importing {options.advertisers} advertisers via the CLI")
+    run_cli(env, "db", "upgrade")
+    advertisers = list(range(FIRST_ADVERTISER_ID, FIRST_ADVERTISER_ID + options.advertisers))
+    add_advertisers(env, advertisers, data_dir)
+    grants = [arg for a in advertisers for arg in ("--advertiser", str(a))]
+    credentials = json.loads(run_cli(env, "clients", "create", "--name", "bench", *grants))
+    client_id, client_secret = credentials["client_id"], credentials["client_secret"]
+    durations["setup_cli_s"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    server = Server(env, data_dir / "server.log")
+    stack.callback(server.stop)
+
+    def show_server_log(
+        kind: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        # Runs before the server stops and its log goes away with the temp dir.
+        if kind is not None:
+            console.print(
+                f"last lines of the server log:\n{server.log_tail()}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    stack.push(show_server_log)
+    server.wait_ready()
+    durations["server_start_s"] = time.perf_counter() - mark
+    console.log(f"server: pid {server.pid}, port {server.port}")
+
+    store = Store(advertisers)
+    generator = Generator(options.seed, advertisers)
+    http = Http(server.port)
+    stack.callback(http.close)
+    token = get_token(http, client_id, client_secret)
+    results: dict[str, Any] = {}
+
+    mark = time.perf_counter()
+    console.log(f"create: {options.create_runs} x {options.batch} items")
+    results["create"] = create_phase(http, token, store, generator, options, server)
+    durations["create_s"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    console.log(f"fill: up to {options.segments:,} segments, {options.batch} per request")
+    results["fill"] = fill_phase(http, token, store, generator, options, server)
+    durations["fill_s"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    console.log(f"search: {options.searches} searches over {store.total():,} segments")
+    token = get_token(http, client_id, client_secret)
+    results["search"] = search_phase(http, token, store, options, server)
+    durations["search_s"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    console.log(f"tokens: {options.token_workers} client processes for {options.token_seconds} s")
+    results["tokens"] = token_phase(server.port, client_id, client_secret, options, server)
+    durations["tokens_s"] = time.perf_counter() - mark
+
+    memory = server.memory_kib()
+    results["server"] = {
+        "pid": server.pid,
+        "peak_rss_mib": round(memory["VmHWM"] / 1024, 1),
+        "rss_at_end_mib": round(memory["VmRSS"] / 1024, 1),
+        "cpu_s_total": round(server.cpu(), 3),
+        "command": f"reach serve --host {HOST} --port {server.port}",
+        "settings": {
+            "REACH_RATE_LIMIT_PER_MINUTE": env["REACH_RATE_LIMIT_PER_MINUTE"],
+            "REACH_MAX_BULK_ITEMS": env["REACH_MAX_BULK_ITEMS"],
+        },
+    }
+    if database_version:
+        results["server"]["postgresql_version"] = database_version
+    server_exit = server.stop()
+    # uvicorn shuts down cleanly on SIGTERM, then re-raises the signal: -15 is a clean exit.
+    if server_exit not in (0, -signal.SIGTERM):
+        console.log(f"[yellow]server exited with {server_exit}[/yellow]\n{server.log_tail()}")
+
+    durations["total_s"] = time.perf_counter() - total_started
+    return {
+        "benchmark": "api",
+        "description": (
+            "One `reach serve` process (uvicorn, one worker) on a fresh store, driven over"
+            " HTTP/1.1 keep-alive (http.client): create and search sequentially on one"
+            " connection, tokens from several client processes. Times are wall-clock per"
+            " request, from sending to the last byte of the answer, measured in the client."
+        ),
+        "environment": environment(options)
+        | {"load_average_before": load_before, "load_average_after": os.getloadavg()},
+        "options": {
+            "segments": options.segments,
+            "advertisers": options.advertisers,
+            "searches": options.searches,
+            "token_seconds": options.token_seconds,
+            "token_workers": options.token_workers,
+            "create_runs": options.create_runs,
+            "batch": options.batch,
+            "seed": options.seed,
+            "quick": options.quick,
+        },
+        "targets": judge(results),
+        "results": results,
+        "durations_s": {k: round(v, 1) for k, v in durations.items()},
+    }
+
+
+def summary(report: dict[str, Any]) -> Table:
+    results = report["results"]
+    table = Table(title=f"Reach API benchmark ({report['environment']['database']})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_column("met")
+    targets = report["targets"]
+
+    def verdict(name: str) -> tuple[str, str]:
+        met = targets[name]["met"]
+        return targets[name]["target"], "[green]yes[/green]" if met else "[red]no[/red]"
+
+    create = results["create"]
+    table.add_row(
+        f"create {create['items_per_request']} (median of {create['runs']})",
+        f"{create['median_s']:.3f} s",
+        *verdict("create_1000_median_s"),
+    )
+    table.add_row("create min / max", f"{create['min_s']:.3f} / {create['max_s']:.3f} s", "", "")
+    latency = results["search"]["latency_ms"]
+    table.add_row(
+        f"search p50 ({results['search']['stored_segments']:,} segments)",
+        f"{latency['p50']:.2f} ms",
+        *verdict("search_p50_ms"),
+    )
+    table.add_row("search p90 / p99", f"{latency['p90']:.2f} / {latency['p99']:.2f} ms", "", "")
+    for kind, stats in results["search"]["latency_ms_by_kind"].items():
+        table.add_row(
+            f"  {kind} p50 / p99 (n={stats['count']})",
+            f"{stats['p50']:.2f} / {stats['p99']:.2f} ms",
+            "",
+            "",
+        )
+    tokens = results["tokens"]
+    table.add_row(
+        f"tokens/s ({tokens['client_workers']} client processes)",
+        f"{tokens['tokens_per_second']:.0f}",
+        *verdict("tokens_per_second"),
+    )
+    table.add_row(
+        "token p50 / p99",
+        f"{tokens['latency_ms']['p50']:.2f} / {tokens['latency_ms']['p99']:.2f} ms",
+        "",
+        "",
+    )
+    table.add_row("server peak RSS", f"{results['server']['peak_rss_mib']:.0f} MiB", "", "")
+    table.add_row("total run time", f"{report['durations_s']['total_s']:.0f} s", "", "")
+    return table
+
+
+def _raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    # Turn SIGTERM into an exception so the server is stopped and the temp dir removed.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_options(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        with ExitStack() as stack:
+            report = run(options, stack)
+    except (BenchmarkError, OSError, http.client.HTTPException) as exc:
+        console.print(f"[red]benchmark failed:[/red] {exc!r}")
+        return 1
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_text(json.dumps(report, indent=2) + "\n")
+    Console().print(summary(report))
+    load = report["environment"]["load_average_before"][0]
+    if load > BUSY_LOAD:
+        console.print(
+            f"[yellow]warning:[/yellow] the machine was busy before the run"
+            f" (1-min load {load:.2f});"
+            " the numbers include that interference"
+        )
+    console.print(f"report written to {options.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
