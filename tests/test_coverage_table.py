@@ -1,0 +1,44 @@
+"""The README's API coverage table lists every path of the contract and tells the truth."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from tests.openapi import HTTP_METHODS, spec
+
+README = Path(__file__).parents[1] / "README.md"
+ROW = re.compile(r"^\| (GET|POST|PUT|PATCH|DELETE) \| `([^`]+)` \| ([^|]+?) \| ([^|]+) \|$")
+
+
+def table() -> dict[tuple[str, str], tuple[str, str]]:
+    rows = {}
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if match := ROW.match(line):
+            method, path, operation, status = match.groups()
+            rows[(method, path)] = (operation, status.strip())
+    return rows
+
+
+def test_every_operation_of_the_contract_has_a_row() -> None:
+    expected = {
+        (method.upper(), path): operation["operationId"]
+        for path, item in spec()["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
+    rows = table()
+    assert {key: rows[key][0] for key in expected if key in rows} == expected
+    assert set(rows) - set(expected) == {("POST", "/oauth2/token")}
+
+
+def test_done_means_served_and_planned_means_not(http: TestClient) -> None:
+    for (method, path), (operation, status) in table().items():
+        concrete = re.sub(r"\{[^}]+\}", "1", path)
+        answer = http.request(method, concrete, headers={"Content-Type": "application/json"})
+        served = answer.status_code != 404
+        assert served == status.startswith("done"), (
+            f"{operation}: {status} but {answer.status_code}"
+        )
