@@ -11,17 +11,6 @@ class SegmentNotFound(Problem):
     title = "Segment not found"
 
 
-class NameMustBeUnique(Problem):
-    status = 409
-    code = "name-must-be-unique"
-    title = "Another segment of this advertiser has this name"
-
-
-class NameMustNotBeEmpty(Problem):
-    code = "name-must-not-be-empty"
-    title = "The name must not be empty"
-
-
 class SegmentInUse(Problem):
     status = 409
     code = "segment-in-use"

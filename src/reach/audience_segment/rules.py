@@ -7,13 +7,8 @@ definition exactly as the API will show it.
 from __future__ import annotations
 
 from collections.abc import Sequence, Set
-from dataclasses import dataclass, field
 
-from reach.audience_segment.errors import (
-    BrandNotFound,
-    InterestNotFound,
-    NameMustNotBeEmpty,
-)
+from reach.audience_segment.errors import BrandNotFound, InterestNotFound
 from reach.audience_segment.schemas import (
     InMarketCreateV1,
     InMarketV1,
@@ -26,32 +21,14 @@ from reach.audience_segment.schemas import (
     RetargetingV1,
 )
 from reach.config import Settings
+from reach.kit.findings import Findings
 from reach.kit.ids import parse_id
-from reach.kit.problems import Invalid, InvalidRange, Problem, RequiredField
+from reach.kit.problems import Invalid, InvalidRange
 from reach.reference.countries import normalise_country
 from reach.reference.errors import InvalidCountry
 from reach.reference.taxonomy import Taxonomy
 
 COORDINATE_DECIMALS = 5
-
-
-@dataclass
-class Findings:
-    """Problems found in one item, their sources relative to the item (``attributes/...``)."""
-
-    problems: list[Problem] = field(default_factory=list)
-
-    def add(self, kind: type[Problem], detail: str, name: str, path: str) -> None:
-        self.problems.append(kind(detail, source={name: path}))
-
-    def required(self, value: object, name: str, path: str) -> bool:
-        if value is None:
-            self.add(RequiredField, f"'{name}' is required", name, path)
-            return False
-        return True
-
-    def __bool__(self) -> bool:
-        return bool(self.problems)
 
 
 class SegmentRules:
@@ -61,35 +38,6 @@ class SegmentRules:
         self.settings = settings
         self.taxonomy = taxonomy
         self.known_brand_ids = known_brand_ids
-
-    # --- common fields ----------------------------------------------------------------------
-
-    def name(self, value: str | None, f: Findings, path: str) -> str | None:
-        if not f.required(value, "name", path):
-            return None
-        assert value is not None
-        if not value.strip():
-            f.add(NameMustNotBeEmpty, "The name must contain a visible character", "name", path)
-            return None
-        if len(value) > self.settings.name_max_length:
-            f.add(
-                Invalid,
-                f"The name is longer than {self.settings.name_max_length} characters",
-                "name",
-                path,
-            )
-            return None
-        return value
-
-    def description(self, value: str | None, f: Findings, path: str) -> str | None:
-        if value is not None and len(value) > self.settings.description_max_length:
-            f.add(
-                Invalid,
-                f"The description is longer than {self.settings.description_max_length} characters",
-                "description",
-                path,
-            )
-        return value
 
     def _days(
         self, low: int | None, high: int | None, f: Findings, path: str, *, required: bool

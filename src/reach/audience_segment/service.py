@@ -16,14 +16,13 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from reach.audience_segment.errors import (
-    NameMustBeUnique,
     SegmentInUse,
     SegmentNotFound,
     SegmentReadOnly,
     SegmentTypeRequired,
 )
 from reach.audience_segment.repository import AudienceSegmentRepository
-from reach.audience_segment.rules import Findings, SegmentRules
+from reach.audience_segment.rules import SegmentRules
 from reach.audience_segment.schemas import (
     AudienceSegmentCreateEntityV1,
     AudienceSegmentCreateEntityV1Resource,
@@ -49,12 +48,20 @@ from reach.audience_segment.schemas import (
 from reach.config import Settings
 from reach.kit.bulk import BulkResult, check_item_count
 from reach.kit.clock import Clock
+from reach.kit.findings import (
+    Findings,
+    NameClaim,
+    check_description,
+    check_name,
+    unique_names,
+)
 from reach.kit.ids import parse_id
 from reach.kit.pagination import Page
 from reach.kit.problems import (
     AdvertiserAccessDenied,
     DuplicateItem,
     Invalid,
+    NameMustBeUnique,
     RequestProblems,
     RequiredField,
 )
@@ -141,7 +148,7 @@ class AudienceSegmentService:
         )
 
         result: BulkResult[AudienceSegment] = BulkResult()
-        candidates: list[tuple[int, AudienceSegment, str]] = []
+        candidates: dict[int, AudienceSegment] = {}
         now = self.clock.now()
         for index, attrs in enumerate(attributes):
             findings = Findings()
@@ -149,9 +156,12 @@ class AudienceSegmentService:
             if findings or segment is None:
                 result.fail(index, findings.problems)
             else:
-                candidates.append((index, segment, segment.name))
+                candidates[index] = segment
 
-        accepted = [segment for _, segment, _ in self._unique_names(result, candidates)]
+        claims = (NameClaim(i, s.advertiser_id, None, s.name) for i, s in candidates.items())
+        accepted = [
+            candidates[c.index] for c in unique_names(result, claims, self.segments.names_in_use)
+        ]
         self.segments.add_all(accepted)
         result.data = accepted
         return result
@@ -169,8 +179,10 @@ class AudienceSegmentService:
             f.add(RequiredField, "'attributes' is required", "attributes", "attributes")
             return None
         advertiser_id = self._advertiser(attrs.advertiser_id, reachable, f)
-        name = rules.name(attrs.name, f, "attributes/name")
-        description = rules.description(attrs.description, f, "attributes/description")
+        name = check_name(attrs.name, f, "attributes/name", self.settings.name_max_length)
+        description = check_description(
+            attrs.description, f, "attributes/description", self.settings.description_max_length
+        )
         given = _given_types(attrs)
         if not given:
             f.add(
@@ -270,37 +282,6 @@ class AudienceSegmentService:
         wanted = _ids(brand_id for ids in brand_id_lists for brand_id in ids)
         return SegmentRules(self.settings, taxonomy(), self.brands.existing_ids(wanted))
 
-    def _unique_names(
-        self, result: BulkResult[Any], claims: list[tuple[int, AudienceSegment, str]]
-    ) -> list[tuple[int, AudienceSegment, str]]:
-        """Keep the claims of a name that no other segment of the advertiser holds or claimed
-        earlier in the request; the others fail with ``name-must-be-unique``."""
-        by_advertiser: dict[int, set[str]] = {}
-        for _, segment, name in claims:
-            by_advertiser.setdefault(segment.advertiser_id, set()).add(name)
-        holders: dict[tuple[int, str], object] = {
-            (advertiser_id, name): holder
-            for advertiser_id, names in by_advertiser.items()
-            for name, holder in self.segments.names_in_use(advertiser_id, names).items()
-        }
-        accepted = []
-        for index, segment, name in claims:
-            key = (segment.advertiser_id, name)
-            if key in holders and holders[key] != segment.id:
-                result.fail(
-                    index,
-                    [
-                        NameMustBeUnique(
-                            f"The advertiser already has a segment named '{name}'",
-                            source={"name": "attributes/name"},
-                        )
-                    ],
-                )
-                continue
-            holders[key] = segment.id if segment.id is not None else ("new", index)
-            accepted.append((index, segment, name))
-        return accepted
-
     # --- update -----------------------------------------------------------------------------
 
     def update(
@@ -336,10 +317,13 @@ class AudienceSegmentService:
             if findings:
                 result.fail(index, findings.problems)
 
-        renames = [(u.index, u.segment, u.name) for u in updates if u.name != u.segment.name]
-        refused = {index for index, _, _ in renames} - {
-            index for index, _, _ in self._unique_names(result, renames)
-        }
+        renames = [
+            NameClaim(u.index, u.segment.advertiser_id, u.segment.id, u.name)
+            for u in updates
+            if u.name != u.segment.name
+        ]
+        accepted = unique_names(result, renames, self.segments.names_in_use)
+        refused = {c.index for c in renames} - {c.index for c in accepted}
         now = self.clock.now()
         for update in updates:
             if update.index in refused:
@@ -401,10 +385,18 @@ class AudienceSegmentService:
             return _Update(index, segment, segment.name, segment.description, segment.definition)
         name = segment.name
         if attrs.name is not None:
-            name = rules.name(attrs.name, f, "attributes/name") or segment.name
+            name = (
+                check_name(attrs.name, f, "attributes/name", self.settings.name_max_length)
+                or segment.name
+            )
         description = segment.description
         if attrs.description is not None:
-            description = rules.description(attrs.description.value, f, "attributes/description")
+            description = check_description(
+                attrs.description.value,
+                f,
+                "attributes/description",
+                self.settings.description_max_length,
+            )
         definition = self._patched(segment, attrs, rules, f)
         if f or definition is None:
             return None
@@ -569,7 +561,7 @@ class AudienceSegmentService:
             raise Invalid(f"Advertiser {advertiser_id} does not exist")
         self.advertisers.lock([advertiser_id])
         f = Findings()
-        checked = SegmentRules(self.settings, taxonomy(), frozenset()).name(name, f, "name")
+        checked = check_name(name, f, "name", self.settings.name_max_length)
         if f or checked is None:
             raise f.problems[0]
         normalised = None

@@ -113,6 +113,17 @@ class DuplicateItem(Problem):
     title = "The same resource appears more than once in the request"
 
 
+class NameMustBeUnique(Problem):
+    status = 409
+    code = "name-must-be-unique"
+    title = "The advertiser already uses this name"
+
+
+class NameMustNotBeEmpty(Problem):
+    code = "name-must-not-be-empty"
+    title = "The name must not be empty"
+
+
 class UnsupportedMediaType(Problem):
     status = 415
     code = "unsupported-media-type"

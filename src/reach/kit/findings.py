@@ -1,0 +1,99 @@
+"""Findings: the problems of one bulk item, and the checks every named resource shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reach.kit.bulk import BulkResult
+from reach.kit.problems import Invalid, NameMustBeUnique, NameMustNotBeEmpty, Problem, RequiredField
+
+
+@dataclass
+class Findings:
+    """Problems found in one item, their sources relative to the item (``attributes/...``)."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, kind: type[Problem], detail: str, name: str, path: str) -> None:
+        self.problems.append(kind(detail, source={name: path}))
+
+    def required(self, value: object, name: str, path: str) -> bool:
+        if value is None:
+            self.add(RequiredField, f"'{name}' is required", name, path)
+            return False
+        return True
+
+    def __bool__(self) -> bool:
+        return bool(self.problems)
+
+
+def check_name(value: str | None, f: Findings, path: str, max_length: int) -> str | None:
+    """A name is required, holds a visible character and fits ``max_length``; kept as sent."""
+    if not f.required(value, "name", path):
+        return None
+    assert value is not None
+    if not value.strip():
+        f.add(NameMustNotBeEmpty, "The name must contain a visible character", "name", path)
+        return None
+    if len(value) > max_length:
+        f.add(Invalid, f"The name is longer than {max_length} characters", "name", path)
+        return None
+    return value
+
+
+def check_description(value: str | None, f: Findings, path: str, max_length: int) -> str | None:
+    if value is not None and len(value) > max_length:
+        f.add(
+            Invalid,
+            f"The description is longer than {max_length} characters",
+            "description",
+            path,
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class NameClaim:
+    """Item ``index`` wants ``name`` for resource ``owner`` (None: not created yet)."""
+
+    index: int
+    advertiser_id: int
+    owner: int | None
+    name: str
+
+
+def unique_names(
+    result: BulkResult[Any],
+    claims: Iterable[NameClaim],
+    names_in_use: Callable[[int, set[str]], dict[str, int]],
+) -> list[NameClaim]:
+    """The claims of a name no other resource of the advertiser holds or claimed earlier in the
+    request; each other claim fails its item with ``name-must-be-unique``."""
+    claims = list(claims)
+    wanted: dict[int, set[str]] = {}
+    for claim in claims:
+        wanted.setdefault(claim.advertiser_id, set()).add(claim.name)
+    holders: dict[tuple[int, str], object] = {
+        (advertiser_id, name): holder
+        for advertiser_id, names in wanted.items()
+        for name, holder in names_in_use(advertiser_id, names).items()
+    }
+    accepted = []
+    for claim in claims:
+        key = (claim.advertiser_id, claim.name)
+        if key in holders and holders[key] != claim.owner:
+            result.fail(
+                claim.index,
+                [
+                    NameMustBeUnique(
+                        f"The advertiser already has one named '{claim.name}'",
+                        source={"name": "attributes/name"},
+                    )
+                ],
+            )
+            continue
+        holders[key] = claim.owner if claim.owner is not None else ("new", claim.index)
+        accepted.append(claim)
+    return accepted
