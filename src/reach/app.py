@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from reach.audience.endpoints import router as audience_router
 from reach.audience_segment.endpoints import router as audience_segment_router
 from reach.auth.endpoints import router as auth_router
 from reach.auth.errors import OAuthProblem
@@ -134,4 +135,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(reference_router)
     app.include_router(audience_segment_router)
+    app.include_router(audience_router)
     return app

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     radius_max_km: int = Field(default=500, ge=1)
     max_points_of_interest: int = Field(default=1000, ge=1)
     lookalike_default_target_size: int = Field(default=100_000, ge=1)
+    algebra_max_depth: int = Field(
+        default=3, ge=1, le=20, description="How deep and/or/not operators may nest."
+    )
 
     @field_validator("secret_key")
     @classmethod

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from reach.models import AudienceSegment
+from reach.models import AudienceSegment, AudienceSegmentLink
 
 
 class AudienceSegmentRepository:
@@ -69,6 +69,21 @@ class AudienceSegmentRepository:
         for seed_id, lookalike_id in rows:
             if seed_id is not None:
                 users.setdefault(seed_id, set()).add(lookalike_id)
+        return users
+
+    def audiences_using(self, ids: Iterable[int]) -> dict[int, set[int]]:
+        """For each of ``ids`` used in an audience's algebra: the audiences that use it."""
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        users: dict[int, set[int]] = {}
+        rows = self.session.execute(
+            select(AudienceSegmentLink.segment_id, AudienceSegmentLink.audience_id).where(
+                AudienceSegmentLink.segment_id.in_(wanted)
+            )
+        )
+        for segment_id, audience_id in rows:
+            users.setdefault(segment_id, set()).add(audience_id)
         return users
 
     def add_all(self, segments: Sequence[AudienceSegment]) -> None:

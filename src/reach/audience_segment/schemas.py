@@ -12,7 +12,16 @@ from typing import Literal
 from pydantic import Field, field_serializer
 
 from reach.kit.clock import isoformat
-from reach.kit.wire import Int32, Int64, ListResponse, RequestModel, ResponseModel, SearchResponse
+from reach.kit.wire import (
+    Int32,
+    Int64,
+    ListResponse,
+    NillableInt32,
+    NillableString,
+    RequestModel,
+    ResponseModel,
+    SearchResponse,
+)
 
 SegmentType = Literal[
     "Unknown",
@@ -34,14 +43,6 @@ BehavioralCategory = Literal["Lifestyles", "LifeEvents", "Seasonal", "BuyingPatt
 RESOURCE_TYPE = "AudienceSegment"
 
 # --- shared pieces --------------------------------------------------------------------------
-
-
-class NillableInt32(RequestModel):
-    value: Int32 | None = None
-
-
-class NillableString(RequestModel):
-    value: str | None = None
 
 
 class NillableGenderV1(RequestModel):

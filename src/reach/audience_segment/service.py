@@ -485,7 +485,19 @@ class AudienceSegmentService:
                 result.fail(index, findings.problems)
             else:
                 chosen[segment.id] = index
-        # A segment stays while something that is not deleted with it still uses it.
+        # A segment stays while an audience uses it, or a lookalike not deleted with it.
+        audiences = self.segments.audiences_using(chosen)
+        for segment_id, users_ in audiences.items():
+            result.fail(
+                chosen.pop(segment_id),
+                [
+                    SegmentInUse(
+                        f"Segment {segment_id} is used by audience(s) "
+                        + ", ".join(map(str, sorted(users_))),
+                        source={"id": "id"},
+                    )
+                ],
+            )
         users = self.segments.lookalikes_seeded_by(chosen)
         changed = True
         while changed:

@@ -8,6 +8,13 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
+from reach.audience.schemas import (
+    AdSetAudienceLinkInputEntityV1,
+    AlgebraNodeV1,
+    AudienceCreateEntityV1,
+    AudienceCreateEntityV1Resource,
+)
+from reach.audience.service import AudienceService
 from reach.audience_segment.schemas import (
     AudienceSegmentCreateEntityV1,
     AudienceSegmentCreateEntityV1Resource,
@@ -22,6 +29,7 @@ from reach.cli.db import upgrade_to_head
 from reach.cli.serve import run_server
 from reach.models import Advertiser, Brand
 from reach.reference.repository import AdvertiserRepository, BrandRepository
+from reach.reference.service import ReferenceService
 
 DEMO_CLIENT = "reach-demo"
 ADVERTISERS = {1001: "Northwind Outfitters", 1002: "Contoso Electronics", 1003: "Fabrikam Travel"}
@@ -59,6 +67,7 @@ BEHAVIORAL: list[tuple[str, BehavioralCategory]] = [
     ("Bargain hunters", "BuyingPatterns"),
 ]
 DEMO_COUNTRY = "FR"
+DEMO_AUDIENCE = "Recent visitors shopping for running shoes"
 
 
 def seed(ctx: Context, session: Session) -> None:
@@ -99,6 +108,40 @@ def seed(ctx: Context, session: Session) -> None:
         ]
         if wanted:
             segments.create(frozenset(ADVERTISERS), wanted)
+        seed_audience(ctx, session, advertiser_id)
+
+
+def seed_audience(ctx: Context, session: Session, advertiser_id: int) -> None:
+    """Two ad sets, and an audience of the two example segments linked to the first one."""
+    reference = ReferenceService(session, ctx.clock)
+    ad_set_ids = [advertiser_id * 10 + 1, advertiser_id * 10 + 2]
+    for number, ad_set_id in enumerate(ad_set_ids, start=1):
+        if reference.ad_sets.get(ad_set_id) is None:
+            reference.add_ad_set(str(ad_set_id), advertiser_id, f"Ad set {number}")
+    audiences = AudienceService(session, ctx.settings, ctx.clock)
+    if audiences.audiences.names_in_use(advertiser_id, [DEMO_AUDIENCE]):
+        return
+    example_ids = AudienceSegmentService(session, ctx.settings, ctx.clock).segments.names_in_use(
+        advertiser_id, ["Visitors of the last 30 days", "In the market for running shoes"]
+    )
+    tree = AlgebraNodeV1.model_validate(
+        {"and": [{"audienceSegmentId": str(i)} for i in sorted(example_ids.values())]}
+    )
+    reachable = frozenset([advertiser_id])
+    created = audiences.create(
+        reachable,
+        [
+            AudienceCreateEntityV1Resource(
+                attributes=AudienceCreateEntityV1(
+                    advertiser_id=str(advertiser_id), name=DEMO_AUDIENCE, algebra=tree
+                )
+            )
+        ],
+    )
+    link = AdSetAudienceLinkInputEntityV1.model_validate(
+        {"data": {"attributes": {"audienceId": str(created.data[0].audience.id)}}}
+    )
+    audiences.link_ad_set(reachable, str(ad_set_ids[0]), link)
 
 
 def demo_client(ctx: Context, session: Session) -> IssuedCredentials:

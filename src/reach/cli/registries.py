@@ -25,6 +25,7 @@ advertisers = typer.Typer(help="Advertisers: the accounts that own segments.", n
 clients = typer.Typer(help="API clients (OAuth2 client credentials).", no_args_is_help=True)
 brands = typer.Typer(help="The brand catalogue of in-market segments.", no_args_is_help=True)
 behavioral = typer.Typer(help="Read-only Behavioral segments.", no_args_is_help=True)
+adsets = typer.Typer(help="Ad sets, which audiences are linked to.", no_args_is_help=True)
 
 
 @advertisers.command("add")
@@ -190,3 +191,26 @@ def add_behavioral(
             advertiser, name, chosen, country, _date(start), _date(end)
         )
         err.print(f"Added Behavioral segment {segment.id} ({segment.name})")
+
+
+@adsets.command("add")
+def add_ad_set(
+    ad_set_id: Annotated[str, typer.Argument(metavar="ID", help="Positive 64-bit integer.")],
+    advertiser: Annotated[int, typer.Option("--advertiser", help="The advertiser it serves.")],
+    name: Annotated[str, typer.Option("--name")],
+) -> None:
+    """Register an ad set of an advertiser."""
+    with context() as ctx, ctx.database.session(write=True) as session:
+        ad_set = ReferenceService(session, ctx.clock).add_ad_set(ad_set_id, advertiser, name)
+        err.print(f"Added ad set {ad_set.id} ({ad_set.name}) of advertiser {ad_set.advertiser_id}")
+
+
+@adsets.command("list")
+def list_ad_sets() -> None:
+    """Show every ad set and the audience linked to it."""
+    with context() as ctx, ctx.database.session() as session:
+        table = Table("id", "advertiser", "name", "audience")
+        for a in ReferenceService(session, ctx.clock).list_ad_sets():
+            audience = str(a.audience_id) if a.audience_id is not None else ""
+            table.add_row(str(a.id), str(a.advertiser_id), a.name, audience)
+        out.print(table)

@@ -35,6 +35,18 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+class NillableInt32(RequestModel):
+    """On update: absent keeps the value, ``{"value": null}`` clears it."""
+
+    value: Int32 | None = None
+
+
+class NillableString(RequestModel):
+    """On update: absent keeps the value, ``{"value": null}`` clears it."""
+
+    value: str | None = None
+
+
 T = TypeVar("T")
 
 

@@ -1,9 +1,21 @@
 """ORM tables, one module per aggregate; importing this package registers them all."""
 
+from reach.models.ad_set import AdSet
 from reach.models.advertiser import Advertiser
+from reach.models.audience import Audience, AudienceSegmentLink
 from reach.models.audience_segment import AudienceSegment
 from reach.models.base import Base
 from reach.models.brand import Brand
 from reach.models.client import ApiClient, ClientAdvertiser
 
-__all__ = ["Advertiser", "ApiClient", "AudienceSegment", "Base", "Brand", "ClientAdvertiser"]
+__all__ = [
+    "AdSet",
+    "Advertiser",
+    "ApiClient",
+    "Audience",
+    "AudienceSegment",
+    "AudienceSegmentLink",
+    "Base",
+    "Brand",
+    "ClientAdvertiser",
+]

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reach.models import Advertiser, Brand
+from reach.models import AdSet, Advertiser, Brand
 
 
 class AdvertiserRepository:
@@ -67,4 +67,19 @@ class BrandRepository:
 
     def add(self, brand: Brand) -> None:
         self.session.add(brand)
+        self.session.flush()
+
+
+class AdSetRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, ad_set_id: int) -> AdSet | None:
+        return self.session.get(AdSet, ad_set_id)
+
+    def list(self) -> Sequence[AdSet]:
+        return self.session.scalars(select(AdSet).order_by(AdSet.id)).all()
+
+    def add(self, ad_set: AdSet) -> None:
+        self.session.add(ad_set)
         self.session.flush()

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 from reach.kit.clock import Clock
 from reach.kit.ids import parse_id
 from reach.kit.problems import AdvertiserAccessDenied, Invalid, RequestProblems, RequiredField
-from reach.models import Advertiser, Brand
+from reach.models import AdSet, Advertiser, Brand
 from reach.reference.countries import normalise_country
 from reach.reference.errors import InvalidCountry
-from reach.reference.repository import AdvertiserRepository, BrandRepository
+from reach.reference.repository import AdSetRepository, AdvertiserRepository, BrandRepository
 from reach.reference.taxonomy import Interest, taxonomy
 
 REGISTRY_NAME_MAX_LENGTH = 255
@@ -29,6 +29,7 @@ class ReferenceService:
     def __init__(self, session: Session, clock: Clock) -> None:
         self.advertisers = AdvertiserRepository(session)
         self.brands = BrandRepository(session)
+        self.ad_sets = AdSetRepository(session)
         self.clock = clock
 
     # --- registries (CLI) -------------------------------------------------------------------
@@ -57,6 +58,27 @@ class ReferenceService:
 
     def list_advertisers(self) -> Sequence[Advertiser]:
         return self.advertisers.list()
+
+    def add_ad_set(self, raw_id: str, advertiser_id: int, name: str) -> AdSet:
+        ad_set_id = parse_id(raw_id)
+        if ad_set_id is None:
+            raise Invalid(f"An ad set id is a positive 64-bit integer, not '{raw_id}'")
+        _check_name(name, "An ad set")
+        if self.advertisers.get(advertiser_id) is None:
+            raise Invalid(f"Advertiser {advertiser_id} does not exist")
+        if self.ad_sets.get(ad_set_id) is not None:
+            raise Invalid(f"Ad set {ad_set_id} already exists")
+        ad_set = AdSet(
+            id=ad_set_id,
+            advertiser_id=advertiser_id,
+            name=name.strip(),
+            created_at=self.clock.now(),
+        )
+        self.ad_sets.add(ad_set)
+        return ad_set
+
+    def list_ad_sets(self) -> Sequence[AdSet]:
+        return self.ad_sets.list()
 
     # --- in-market catalogues ---------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Audiences: and/or/not combinations of segments, and their links to ad sets."""

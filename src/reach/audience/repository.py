@@ -1,0 +1,118 @@
+"""Every SQL query on audiences, their segment links and their ad-set links."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+
+from sqlalchemy import ColumnElement, delete, exists, func, select
+from sqlalchemy.orm import Session
+
+from reach.models import AdSet, Audience, AudienceSegmentLink
+
+
+class AudienceRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def by_ids(self, ids: Iterable[int], advertiser_ids: Collection[int]) -> dict[int, Audience]:
+        """The audiences among ``ids`` that belong to one of ``advertiser_ids``."""
+        wanted = set(ids)
+        if not wanted or not advertiser_ids:
+            return {}
+        rows = self.session.scalars(
+            select(Audience).where(
+                Audience.id.in_(wanted), Audience.advertiser_id.in_(advertiser_ids)
+            )
+        )
+        return {audience.id: audience for audience in rows}
+
+    def advertisers_of(self, ids: Iterable[int], advertiser_ids: Collection[int]) -> set[int]:
+        wanted = set(ids)
+        if not wanted or not advertiser_ids:
+            return set()
+        return set(
+            self.session.scalars(
+                select(Audience.advertiser_id)
+                .where(Audience.id.in_(wanted), Audience.advertiser_id.in_(advertiser_ids))
+                .distinct()
+            )
+        )
+
+    def names_in_use(self, advertiser_id: int, names: Iterable[str]) -> dict[str, int]:
+        wanted = set(names)
+        if not wanted:
+            return {}
+        rows = self.session.execute(
+            select(Audience.name, Audience.id).where(
+                Audience.advertiser_id == advertiser_id, Audience.name.in_(wanted)
+            )
+        )
+        return {row.name: row.id for row in rows}
+
+    def add_all(self, audiences: Sequence[Audience]) -> None:
+        self.session.add_all(audiences)
+        self.session.flush()
+
+    def set_segments(self, links: dict[int, set[int]]) -> None:
+        """Make each audience's segment links exactly the given segments."""
+        if not links:
+            return
+        self.session.execute(
+            delete(AudienceSegmentLink).where(AudienceSegmentLink.audience_id.in_(links))
+        )
+        self.session.add_all(
+            AudienceSegmentLink(audience_id=audience_id, segment_id=segment_id)
+            for audience_id, segment_ids in links.items()
+            for segment_id in sorted(segment_ids)
+        )
+        self.session.flush()
+
+    def ad_sets_of(self, audience_ids: Iterable[int]) -> dict[int, list[int]]:
+        """The ad sets linked to each audience, in id order."""
+        wanted = set(audience_ids)
+        if not wanted:
+            return {}
+        linked: dict[int, list[int]] = {}
+        rows = self.session.execute(
+            select(AdSet.audience_id, AdSet.id)
+            .where(AdSet.audience_id.in_(wanted))
+            .order_by(AdSet.id)
+        )
+        for row in rows:
+            if row.audience_id is not None:
+                linked.setdefault(row.audience_id, []).append(row.id)
+        return linked
+
+    def delete(self, ids: Collection[int]) -> None:
+        if ids:
+            self.session.execute(delete(Audience).where(Audience.id.in_(ids)))
+
+    def search(
+        self,
+        advertiser_ids: Collection[int],
+        audience_ids: Collection[int] | None,
+        segment_ids: Collection[int] | None,
+        ad_set_ids: Collection[int] | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[Sequence[Audience], int]:
+        """One page of matching audiences in id order, and how many match in all."""
+        conditions: list[ColumnElement[bool]] = [Audience.advertiser_id.in_(advertiser_ids)]
+        if audience_ids is not None:
+            conditions.append(Audience.id.in_(audience_ids))
+        if segment_ids is not None:
+            conditions.append(
+                exists().where(
+                    AudienceSegmentLink.audience_id == Audience.id,
+                    AudienceSegmentLink.segment_id.in_(segment_ids),
+                )
+            )
+        if ad_set_ids is not None:
+            conditions.append(
+                exists().where(AdSet.audience_id == Audience.id, AdSet.id.in_(ad_set_ids))
+            )
+        total = self.session.scalar(select(func.count()).select_from(Audience).where(*conditions))
+        rows = self.session.scalars(
+            select(Audience).where(*conditions).order_by(Audience.id).limit(limit).offset(offset)
+        ).all()
+        return rows, int(total or 0)
