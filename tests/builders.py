@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from reach.auth.service import AuthService
 from reach.kit.clock import Clock
-from reach.models import Advertiser, Brand
+from reach.models import AdSet, Advertiser, Brand
 
 SEGMENTS = "/2025-01/marketing-solutions/audience-segments"
 
@@ -93,3 +93,27 @@ def retargeting(
 def item(advertiser: int | str, name: str, **type_object: Any) -> dict[str, Any]:
     """A create item with one type object, e.g. ``item(1, "x", inMarket={"country": "FR"})``."""
     return {"attributes": {"advertiserId": str(advertiser), "name": name, **type_object}}
+
+
+AUDIENCES = "/2025-01/marketing-solutions/audiences"
+
+
+def add_ad_set(app: FastAPI, ad_set_id: int, advertiser_id: int, name: str | None = None) -> None:
+    clock: Clock = app.state.clock
+    with app.state.database.session(write=True) as session:
+        session.add(
+            AdSet(
+                id=ad_set_id,
+                advertiser_id=advertiser_id,
+                name=name or f"Ad set {ad_set_id}",
+                created_at=clock.now(),
+            )
+        )
+
+
+def audience(advertiser: int | str, name: str, algebra: dict[str, Any]) -> dict[str, Any]:
+    return {"attributes": {"advertiserId": str(advertiser), "name": name, "algebra": algebra}}
+
+
+def leaf(segment_id: str) -> dict[str, str]:
+    return {"audienceSegmentId": segment_id}

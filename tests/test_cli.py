@@ -209,3 +209,37 @@ def test_registry_names_are_bounded(run: CliRunner) -> None:
     result = run.invoke(cli, ["advertisers", "add", "5", "--name", "n" * 256])
     assert result.exit_code == 1
     assert "longer than 255" in result.output
+
+
+def test_adsets_add_and_list(run: CliRunner) -> None:
+    ok(run, "advertisers", "add", "42", "--name", "Acme")
+    ok(run, "adsets", "add", "900", "--advertiser", "42", "--name", "Spring sale")
+    assert "Spring sale" in ok(run, "adsets", "list")
+    assert (
+        run.invoke(cli, ["adsets", "add", "900", "--advertiser", "42", "--name", "x"]).exit_code
+        == 1
+    )
+    assert (
+        run.invoke(cli, ["adsets", "add", "901", "--advertiser", "43", "--name", "x"]).exit_code
+        == 1
+    )
+
+
+def test_demo_seeds_a_linked_audience(run: CliRunner, http: TestClient) -> None:
+    from reach.cli.demo import DEMO_AUDIENCE, demo_client
+
+    with context() as ctx:
+        for _ in range(2):
+            with ctx.database.session(write=True) as session:
+                seed(ctx, session)
+        with ctx.database.session(write=True) as session:
+            credentials = demo_client(ctx, session)
+    user = ApiUser(http, Credentials(credentials.client_id, credentials.client_secret))
+    found = user.post("/2025-01/marketing-solutions/audiences/search", {}).json()["data"]
+    assert len(found) == len(ADVERTISERS)
+    for audience in found:
+        assert audience["attributes"]["name"] == DEMO_AUDIENCE
+        assert audience["attributes"]["adSetIds"] == [
+            str(int(audience["attributes"]["advertiserId"]) * 10 + 1)
+        ]
+        assert len(audience["attributes"]["algebra"]["and"]) == 2

@@ -6,11 +6,18 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.builders import SEGMENTS, item, retargeting
+import pytest
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from reach.models import Audience, AudienceSegment, AudienceSegmentLink
+from tests.builders import AUDIENCES, SEGMENTS, item, retargeting
 from tests.conftest import ADVERTISER, ApiUser, segments
 
 CREATE = f"{SEGMENTS}/create"
 DELETE = f"{SEGMENTS}/delete"
+AUDIENCES_CREATE = f"{AUDIENCES}/create"
+AUDIENCES_SEARCH = f"{AUDIENCES}/search"
 
 
 def race(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -83,3 +90,78 @@ def test_concurrent_renames_keep_names_unique(api: ApiUser) -> None:
     assert sum(bool(r.json()["data"]) for r in responses) == 1
     names = [s["attributes"]["name"] for s in segments(api)]
     assert names.count("winner") == 1
+
+
+def test_an_audience_never_points_at_a_deleted_segment(api: ApiUser) -> None:
+    """Creating an audience over S while another client deletes S: one of them wins, cleanly."""
+    headers = api.headers()
+    audiences_made = 0
+    for round_ in range(12):
+        created = api.http.post(
+            CREATE,
+            json={
+                "data": [
+                    retargeting(ADVERTISER, f"s{round_}"),
+                    retargeting(ADVERTISER, f"t{round_}"),
+                ]
+            },
+            headers=headers,
+        ).json()["data"]
+        target, other = created[0]["id"], created[1]["id"]
+
+        def make_audience(target: str = target, other: str = other, round_: int = round_) -> Any:
+            algebra = {
+                "and": [{"audienceSegmentId": other}, {"not": {"audienceSegmentId": target}}]
+            }
+            payload = {
+                "data": [
+                    {
+                        "attributes": {
+                            "advertiserId": str(ADVERTISER),
+                            "name": f"a{round_}",
+                            "algebra": algebra,
+                        }
+                    }
+                ]
+            }
+            return api.http.post(AUDIENCES_CREATE, json=payload, headers=headers)
+
+        def delete_target(target: str = target) -> Any:
+            return api.http.post(DELETE, json={"data": [{"id": target}]}, headers=headers)
+
+        made, deleted = race([make_audience, delete_target])
+        assert made.status_code == deleted.status_code == 200
+        audience_made = bool(made.json()["data"])
+        segment_deleted = bool(deleted.json()["data"])
+        assert audience_made != segment_deleted
+        if audience_made:
+            audiences_made += 1
+            assert deleted.json()["errors"][0]["code"] == "segment-in-use"
+        else:
+            assert made.json()["errors"][0]["code"] == "segment-not-found"
+    existing = {s["id"] for s in segments(api)}
+    search = api.http.post(f"{AUDIENCES_SEARCH}?limit=100", json={}, headers=headers).json()
+    assert len(search["data"]) == audiences_made
+    for found in search["data"]:
+        used = found["attributes"]["algebra"]["and"]
+        assert {used[0]["audienceSegmentId"], used[1]["not"]["audienceSegmentId"]} <= existing
+
+
+def test_the_database_itself_refuses_a_link_to_a_deleted_segment(app: Any, api: ApiUser) -> None:
+    """The last line of defence, below every service check: the foreign key."""
+    [segment_id] = [
+        r["id"] for r in api.post(CREATE, {"data": [retargeting(ADVERTISER, "s")]}).json()["data"]
+    ]
+    with app.state.database.session(write=True) as session:
+        audience = Audience(
+            advertiser_id=ADVERTISER,
+            name="a",
+            algebra={"audienceSegmentId": segment_id},
+            created_at=app.state.clock.now(),
+            updated_at=app.state.clock.now(),
+        )
+        session.add(audience)
+        session.flush()
+        session.add(AudienceSegmentLink(audience_id=audience.id, segment_id=int(segment_id)))
+    with pytest.raises(IntegrityError), app.state.database.session(write=True) as session:
+        session.execute(delete(AudienceSegment).where(AudienceSegment.id == int(segment_id)))

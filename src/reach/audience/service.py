@@ -133,6 +133,8 @@ class AudienceService:
         if node is not None:
 
             def known(segment_id: str) -> bool:
+                if advertiser_id is None:
+                    return True  # already refused for its advertiser; no noise about segments
                 number = parse_id(segment_id)
                 segment = segments.get(number) if number is not None else None
                 return segment is not None and segment.advertiser_id == advertiser_id
