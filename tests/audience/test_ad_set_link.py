@@ -52,7 +52,7 @@ class TestUpdateAdSetAudience:
         assert found(api, audienceIds=[a])[0]["attributes"]["adSetIds"] == ["2"]
         assert found(api, audienceIds=[b])[0]["attributes"]["adSetIds"] == ["1"]
         unlinked = put(api, 2, link_body(None))
-        assert unlinked.json()["data"]["attributes"] == {}
+        assert unlinked.json()["data"]["attributes"] == {"audienceId": None}
         assert found(api, audienceIds=[a])[0]["attributes"]["adSetIds"] == []
 
     def test_unknown_or_foreign_ad_set(self, api: ApiUser, audiences: list[str]) -> None:

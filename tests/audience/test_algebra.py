@@ -21,6 +21,7 @@ from reach.audience.algebra import (
     depth,
     evaluate,
     parse,
+    relabel,
     segment_ids,
     to_json,
 )
@@ -94,6 +95,13 @@ class TestRules:
             ("unknown-segment", "and/1/or/0"),
             ("misplaced-not", "and/1/or/1"),
         ]
+
+    def test_relabel(self) -> None:
+        node, _ = parse({"and": [seg(1), {"not": {"or": [seg(2)]}}]})
+        assert node is not None
+        assert to_json(relabel(node, lambda i: f"s{i}")) == {
+            "and": [{"audienceSegmentId": "s1"}, {"not": {"or": [{"audienceSegmentId": "s2"}]}}]
+        }
 
     def test_canonical_json_and_segment_ids(self) -> None:
         raw = {"and": [seg(1), {"not": {"or": [seg(2), seg(1)]}}]}

@@ -24,8 +24,46 @@ import pytest
 from criteo_api_marketingsolutions_v2025_01 import ApiClientBuilder
 from criteo_api_marketingsolutions_v2025_01.api.advertiser_api import AdvertiserApi
 from criteo_api_marketingsolutions_v2025_01.api.audience_api import AudienceApi
+from criteo_api_marketingsolutions_v2025_01.api.campaign_api import CampaignApi
 from criteo_api_marketingsolutions_v2025_01.api.gateway_api import GatewayApi
 from criteo_api_marketingsolutions_v2025_01.exceptions import ApiException
+from criteo_api_marketingsolutions_v2025_01.model.ad_set_audience_link_entity_v1 import (
+    AdSetAudienceLinkEntityV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.ad_set_audience_link_entity_v1_resource import (
+    AdSetAudienceLinkEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.model.ad_set_audience_link_input_entity_v1 import (
+    AdSetAudienceLinkInputEntityV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.algebra_node_v1 import AlgebraNodeV1
+from criteo_api_marketingsolutions_v2025_01.model.audience_bulk_create_input_v1 import (
+    AudienceBulkCreateInputV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_bulk_delete_input_v1 import (
+    AudienceBulkDeleteInputV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_bulk_update_input_v1 import (
+    AudienceBulkUpdateInputV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_create_entity_v1 import (
+    AudienceCreateEntityV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_create_entity_v1_resource import (
+    AudienceCreateEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_delete_entity_v1_resource import (
+    AudienceDeleteEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_search_entity_v1 import (
+    AudienceSearchEntityV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_search_entity_v1_resource import (
+    AudienceSearchEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_search_input_v1 import (
+    AudienceSearchInputV1,
+)
 from criteo_api_marketingsolutions_v2025_01.model.audience_segment_bulk_create_input_v1 import (
     AudienceSegmentBulkCreateInputV1,
 )
@@ -59,6 +97,12 @@ from criteo_api_marketingsolutions_v2025_01.model.audience_segment_update_entity
 from criteo_api_marketingsolutions_v2025_01.model.audience_segment_update_entity_v1_resource import (  # noqa: E501
     AudienceSegmentUpdateEntityV1Resource,
 )
+from criteo_api_marketingsolutions_v2025_01.model.audience_update_entity_v1 import (
+    AudienceUpdateEntityV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_update_entity_v1_resource import (
+    AudienceUpdateEntityV1Resource,
+)
 from criteo_api_marketingsolutions_v2025_01.rest import RESTResponse
 
 from tests.builders import Credentials
@@ -73,6 +117,12 @@ BRAND_ID = "1"
 BRAND_NAME = "Nike"
 BEHAVIORAL_NAME = "Holiday shoppers"
 RESOURCE_TYPE = "AudienceSegment"
+AUDIENCE_TYPE = "Audience"
+LINK_TYPE = "AdSetAudienceLink"
+AD_SET = "5001"
+SECOND_AD_SET = "5002"
+OTHER_AD_SET = "5003"
+AD_SETS = {AD_SET: ADVERTISER, SECOND_AD_SET: ADVERTISER, OTHER_AD_SET: OTHER_ADVERTISER}
 
 
 def create_client(env: dict[str, str], name: str, advertiser: str, *flags: str) -> Credentials:
@@ -85,7 +135,7 @@ def create_client(env: dict[str, str], name: str, advertiser: str, *flags: str) 
 
 @dataclass(frozen=True)
 class ReachServer:
-    """A running server, the environment it was set up with, and its three API clients."""
+    """A running server, the environment it was set up with, and its four API clients."""
 
     backend: str
     url: str
@@ -94,6 +144,7 @@ class ReachServer:
     manager: Credentials
     reader: Credentials
     other: Credentials
+    agency: Credentials
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -143,11 +194,14 @@ def reach_server(
         "--country",
         "FR",
     )
+    for ad_set_id, advertiser_id in AD_SETS.items():
+        reach(env, "adsets", "add", ad_set_id, "--advertiser", advertiser_id, "--name", ad_set_id)
     manager = create_client(env, "conformance", ADVERTISER)
     reader = create_client(env, "conformance-reader", ADVERTISER, "--read-only")
     other = create_client(env, "conformance-other", OTHER_ADVERTISER)
+    agency = create_client(env, "conformance-agency", ADVERTISER, "--advertiser", OTHER_ADVERTISER)
     with running_server(env, data_dir / "server.log") as server:
-        yield ReachServer(backend, server.url, env, data_dir, manager, reader, other)
+        yield ReachServer(backend, server.url, env, data_dir, manager, reader, other, agency)
 
 
 # --- the SDK --------------------------------------------------------------------------------
@@ -173,7 +227,7 @@ def _json(raw: bytes | str | None) -> Any:
 
 
 class Sdk:
-    """One official SDK client built as a user builds it, and the three APIs Reach serves.
+    """One official SDK client built as a user builds it, and the four APIs Reach serves.
 
     Every HTTP exchange, the token requests included, is recorded in ``exchanges`` and its JSON
     answer checked against the OpenAPI contract before the SDK deserialises it.
@@ -187,6 +241,7 @@ class Sdk:
         self.audience: Any = AudienceApi(self.client)
         self.advertiser: Any = AdvertiserApi(self.client)
         self.gateway: Any = GatewayApi(self.client)
+        self.campaign: Any = CampaignApi(self.client)
         self.exchanges: list[Exchange] = []
         self._observe(self.client.rest_client)
 
@@ -321,6 +376,125 @@ class Sdk:
         assert found.meta.total_items == 1
         return found.data[0]
 
+    def contact_lists(self, *names: str) -> list[str]:
+        """Create one ContactList segment per name in one call; their ids, in order."""
+        created = self.create(*(segment(name, contact_list={}) for name in names))
+        assert created.errors == [], created.errors
+        return [s.id for s in created.data]
+
+    # --- the audience operations, from SDK models ------------------------------------------
+
+    def create_audiences(self, *entities: Any) -> Any:
+        """CreateAudiences with one item per ``AudienceCreateEntityV1``."""
+        return self.audience.create_audiences(
+            AudienceBulkCreateInputV1(
+                data=[
+                    AudienceCreateEntityV1Resource(type=AUDIENCE_TYPE, attributes=entity)
+                    for entity in entities
+                ]
+            )
+        )
+
+    def create_audience(self, entity: Any) -> Any:
+        """Create one audience that must succeed; the created resource."""
+        response = self.create_audiences(entity)
+        assert response.errors == [], response.errors
+        assert len(response.data) == 1
+        return response.data[0]
+
+    def update_audiences(self, *items: tuple[str, Any]) -> Any:
+        """UpdateAudiences with one item per (id, ``AudienceUpdateEntityV1``)."""
+        return self.audience.update_audiences(
+            AudienceBulkUpdateInputV1(
+                data=[
+                    AudienceUpdateEntityV1Resource(
+                        id=audience_id, type=AUDIENCE_TYPE, attributes=attributes
+                    )
+                    for audience_id, attributes in items
+                ]
+            )
+        )
+
+    def delete_audiences(self, *audience_ids: str) -> Any:
+        """DeleteAudiences with one item per id."""
+        return self.audience.delete_audiences(
+            AudienceBulkDeleteInputV1(
+                data=[
+                    AudienceDeleteEntityV1Resource(id=audience_id, type=AUDIENCE_TYPE)
+                    for audience_id in audience_ids
+                ]
+            )
+        )
+
+    def search_audiences(
+        self,
+        *,
+        audience_ids: list[str] | None = None,
+        advertiser_ids: list[str] | None = None,
+        segment_ids: list[str] | None = None,
+        ad_set_ids: list[str] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> Any:
+        """SearchAudiences; only the filters given are sent."""
+        filters: dict[str, Any] = {}
+        if audience_ids is not None:
+            filters["audience_ids"] = audience_ids
+        if advertiser_ids is not None:
+            filters["advertiser_ids"] = advertiser_ids
+        if segment_ids is not None:
+            filters["audience_segment_ids"] = segment_ids
+        if ad_set_ids is not None:
+            filters["ad_set_ids"] = ad_set_ids
+        paging: dict[str, int] = {}
+        if limit is not None:
+            paging["limit"] = limit
+        if offset is not None:
+            paging["offset"] = offset
+        body = AudienceSearchInputV1(
+            data=AudienceSearchEntityV1Resource(
+                type=AUDIENCE_TYPE, attributes=AudienceSearchEntityV1(**filters)
+            )
+        )
+        return self.audience.search_audiences(audience_search_input_v1=body, **paging)
+
+    def search_all_audiences(self, **filters: list[str]) -> list[Any]:
+        """Every matching audience, paging 100 at a time until ``offset >= totalItems``."""
+        found: list[Any] = []
+        offset, total = 0, 1
+        while offset < total:
+            page = self.search_audiences(limit=100, offset=offset, **filters)
+            found.extend(page.data)
+            total = page.meta.total_items
+            offset += 100
+        return found
+
+    def find_audience(self, audience_id: str) -> Any:
+        """The one audience with this id, read back through search."""
+        found = self.search_audiences(audience_ids=[audience_id])
+        assert [a.id for a in found.data] == [audience_id]
+        assert found.meta.total_items == 1
+        return found.data[0]
+
+    def stored_algebra(self, audience_id: str) -> dict[str, Any]:
+        """The algebra of an audience exactly as search puts it on the wire."""
+        self.find_audience(audience_id)
+        algebra: dict[str, Any] = self.api_calls()[-1].body["data"][0]["attributes"]["algebra"]
+        return algebra
+
+    def link(self, ad_set_id: str, audience_id: str | None) -> Any:
+        """UpdateAdSetAudience (CampaignApi): link the ad set to an audience, or unlink (None)."""
+        return self.campaign.update_ad_set_audience(
+            ad_set_id,
+            AdSetAudienceLinkInputEntityV1(
+                data=AdSetAudienceLinkEntityV1Resource(
+                    id=ad_set_id,
+                    type=LINK_TYPE,
+                    attributes=AdSetAudienceLinkEntityV1(audience_id=audience_id),
+                )
+            ),
+        )
+
 
 def segment(name: str, advertiser_id: str = ADVERTISER, **fields: Any) -> Any:
     """An ``AudienceSegmentCreateEntityV1``, e.g. ``segment("x", contact_list={})``."""
@@ -330,6 +504,37 @@ def segment(name: str, advertiser_id: str = ADVERTISER, **fields: Any) -> Any:
 def changes(**fields: Any) -> Any:
     """An ``AudienceSegmentUpdateEntityV1``, e.g. ``changes(name="y")``."""
     return AudienceSegmentUpdateEntityV1(**fields)
+
+
+def audience(name: str, algebra: Any, advertiser_id: str = ADVERTISER, **fields: Any) -> Any:
+    """An ``AudienceCreateEntityV1``, e.g. ``audience("x", node({"audienceSegmentId": s}))``."""
+    return AudienceCreateEntityV1(advertiser_id=advertiser_id, name=name, algebra=algebra, **fields)
+
+
+def audience_changes(**fields: Any) -> Any:
+    """An ``AudienceUpdateEntityV1``, e.g. ``audience_changes(name="y")``."""
+    return AudienceUpdateEntityV1(**fields)
+
+
+def node(raw: dict[str, Any]) -> Any:
+    """The SDK's ``AlgebraNodeV1`` tree of an algebra written as its JSON (``and``, ``or``,
+    ``not``, ``audienceSegmentId``), so tests can state the wire form and send it the SDK way."""
+    fields: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "audienceSegmentId":
+            fields["audience_segment_id"] = value
+        elif key == "not":
+            fields["_not"] = node(value)
+        elif key in ("and", "or"):
+            fields[f"_{key}"] = [node(term) for term in value]
+        else:
+            raise ValueError(f"not an algebra member: {key}")
+    return AlgebraNodeV1(**fields)
+
+
+def leaf(segment_id: str) -> dict[str, Any]:
+    """The JSON algebra node of one segment."""
+    return {"audienceSegmentId": segment_id}
 
 
 def problem_body(exc: ApiException) -> dict[str, Any]:
@@ -371,6 +576,20 @@ def reader_sdk(reach_server: ReachServer, connect: Callable[[Credentials], Sdk])
 
 
 @pytest.fixture
+def agency_sdk(reach_server: ReachServer, connect: Callable[[Credentials], Sdk]) -> Sdk:
+    """A manager of both advertisers, 1001 and 1002."""
+    return connect(reach_server.agency)
+
+
+@pytest.fixture
+def unlinked_ad_sets(reach_server: ReachServer, connect: Callable[[Credentials], Sdk]) -> None:
+    """Every ad set starts the test linked to no audience, whatever earlier tests left."""
+    setup = connect(reach_server.agency)
+    for ad_set_id in AD_SETS:
+        setup.link(ad_set_id, None)
+
+
+@pytest.fixture
 def other_sdk(reach_server: ReachServer, connect: Callable[[Credentials], Sdk]) -> Sdk:
     """A manager of advertiser 1002 only."""
     return connect(reach_server.other)
@@ -396,6 +615,15 @@ class Names:
 def names(request: pytest.FixtureRequest) -> Names:
     """Unique segment names for the current test."""
     return Names(request.node.name)
+
+
+Ids = list[str]
+
+
+@pytest.fixture
+def four(sdk: Sdk, names: Names) -> Ids:
+    """Four ContactList segments of advertiser 1001, fresh for the test, for algebras."""
+    return sdk.contact_lists(*(names(f"segment {n}") for n in range(4)))
 
 
 def attributes_of(resource: Any) -> dict[str, Any]:

@@ -192,6 +192,16 @@ def to_json(node: Node) -> dict[str, Any]:
     return {key: [to_json(term) for term in node.terms]}
 
 
+def relabel(node: Node, rename: Callable[[str], str]) -> Node:
+    """The same tree with every segment id passed through ``rename``."""
+    if isinstance(node, Segment):
+        return Segment(rename(node.id))
+    if isinstance(node, Not):
+        return Not(relabel(node.term, rename))
+    terms = tuple(relabel(term, rename) for term in node.terms)
+    return And(terms) if isinstance(node, And) else Or(terms)
+
+
 # --- evaluation -------------------------------------------------------------------------------
 
 

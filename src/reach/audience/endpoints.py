@@ -7,10 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from reach.audience.schemas import (
-    AdSetAudienceLink,
-    AdSetAudienceLinkEntityV1Response,
     AdSetAudienceLinkInputEntityV1,
-    AdSetAudienceLinkResource,
     AudienceBulkCreateInputV1,
     AudienceBulkDeleteInputV1,
     AudienceBulkUpdateInputV1,
@@ -19,6 +16,7 @@ from reach.audience.schemas import (
     AudienceIdEntityV1ListResponse,
     AudienceIdEntityV1Resource,
     AudienceSearchInputV1,
+    ad_set_audience_link_response,
 )
 from reach.audience.service import AudienceService, to_resource
 from reach.auth.auth import AudienceManager, AudienceReader, CampaignManager
@@ -130,11 +128,4 @@ def update_ad_set_audience(
     ad_set = AudienceService(session, settings, clock).link_ad_set(
         client.advertiser_ids, ad_set_id, body
     )
-    audience_id = str(ad_set.audience_id) if ad_set.audience_id is not None else None
-    return JsonResponse(
-        AdSetAudienceLinkEntityV1Response(
-            data=AdSetAudienceLinkResource(
-                id=str(ad_set.id), attributes=AdSetAudienceLink(audience_id=audience_id)
-            )
-        )
-    )
+    return JsonResponse(ad_set_audience_link_response(ad_set.id, ad_set.audience_id))

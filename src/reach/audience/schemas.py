@@ -18,7 +18,6 @@ from reach.kit.wire import (
     RequestModel,
     ResponseModel,
     SearchResponse,
-    SingleResponse,
 )
 
 RESOURCE_TYPE = "Audience"
@@ -116,17 +115,18 @@ class AdSetAudienceLinkInputEntityV1(RequestModel):
     data: AdSetAudienceLinkEntityV1Resource | None = None
 
 
-class AdSetAudienceLink(ResponseModel):
-    audience_id: str | None = None
-
-
-class AdSetAudienceLinkResource(ResponseModel):
-    id: str
-    type: str = LINK_TYPE
-    attributes: AdSetAudienceLink
-
-
-AdSetAudienceLinkEntityV1Response = SingleResponse[AdSetAudienceLinkResource]
+def ad_set_audience_link_response(ad_set_id: int, audience_id: int | None) -> dict[str, Any]:
+    """``AdSetAudienceLinkEntityV1Response``. Built by hand: unlike every other answer, it
+    states ``"audienceId": null`` explicitly, since that null is the news (the ad set is free)."""
+    return {
+        "data": {
+            "id": str(ad_set_id),
+            "type": LINK_TYPE,
+            "attributes": {"audienceId": str(audience_id) if audience_id is not None else None},
+        },
+        "errors": [],
+        "warnings": [],
+    }
 
 
 # --- read side ------------------------------------------------------------------------------

@@ -145,7 +145,9 @@ class AudienceService:
             f.add(PROBLEM_OF[error.kind], error.detail, "algebra", node_path)
         if node is None or errors:
             return None
-        return algebra.to_json(node), {int(i) for i in algebra.segment_ids(node)}
+        # Segments are named by their own ids ("001" was accepted as segment 1: store "1").
+        canonical = algebra.relabel(node, lambda i: str(parse_id(i)))
+        return algebra.to_json(canonical), {int(i) for i in algebra.segment_ids(canonical)}
 
     def _segments_named(
         self, trees: Iterable[AlgebraNodeV1 | None], reachable: frozenset[int]
