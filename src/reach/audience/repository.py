@@ -5,53 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 
 from sqlalchemy import ColumnElement, delete, exists, func, select
-from sqlalchemy.orm import Session
 
+from reach.kit.repository import OwnedRepository
 from reach.models import AdSet, Audience, AudienceSegmentLink
 
 
-class AudienceRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def by_ids(self, ids: Iterable[int], advertiser_ids: Collection[int]) -> dict[int, Audience]:
-        """The audiences among ``ids`` that belong to one of ``advertiser_ids``."""
-        wanted = set(ids)
-        if not wanted or not advertiser_ids:
-            return {}
-        rows = self.session.scalars(
-            select(Audience).where(
-                Audience.id.in_(wanted), Audience.advertiser_id.in_(advertiser_ids)
-            )
-        )
-        return {audience.id: audience for audience in rows}
-
-    def advertisers_of(self, ids: Iterable[int], advertiser_ids: Collection[int]) -> set[int]:
-        wanted = set(ids)
-        if not wanted or not advertiser_ids:
-            return set()
-        return set(
-            self.session.scalars(
-                select(Audience.advertiser_id)
-                .where(Audience.id.in_(wanted), Audience.advertiser_id.in_(advertiser_ids))
-                .distinct()
-            )
-        )
-
-    def names_in_use(self, advertiser_id: int, names: Iterable[str]) -> dict[str, int]:
-        wanted = set(names)
-        if not wanted:
-            return {}
-        rows = self.session.execute(
-            select(Audience.name, Audience.id).where(
-                Audience.advertiser_id == advertiser_id, Audience.name.in_(wanted)
-            )
-        )
-        return {row.name: row.id for row in rows}
-
-    def add_all(self, audiences: Sequence[Audience]) -> None:
-        self.session.add_all(audiences)
-        self.session.flush()
+class AudienceRepository(OwnedRepository[Audience]):
+    model = Audience
 
     def set_segments(self, links: dict[int, set[int]]) -> None:
         """Make each audience's segment links exactly the given segments."""
@@ -82,10 +42,6 @@ class AudienceRepository:
             if row.audience_id is not None:
                 linked.setdefault(row.audience_id, []).append(row.id)
         return linked
-
-    def delete(self, ids: Collection[int]) -> None:
-        if ids:
-            self.session.execute(delete(Audience).where(Audience.id.in_(ids)))
 
     def search(
         self,

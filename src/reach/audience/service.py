@@ -38,16 +38,22 @@ from reach.audience.schemas import (
 )
 from reach.audience_segment.repository import AudienceSegmentRepository
 from reach.config import Settings
+from reach.kit.access import advertiser_filter, item_advertiser
 from reach.kit.bulk import BulkResult, check_item_count
 from reach.kit.clock import Clock
-from reach.kit.findings import Findings, NameClaim, check_description, check_name, unique_names
-from reach.kit.ids import parse_id
+from reach.kit.findings import (
+    Findings,
+    NameClaim,
+    bulk_target,
+    check_description,
+    check_name,
+    patch_name_and_description,
+    unique_names,
+)
+from reach.kit.ids import parse_id, parse_ids
 from reach.kit.pagination import Page
 from reach.kit.problems import (
-    AdvertiserAccessDenied,
-    DuplicateItem,
     Invalid,
-    RequestProblems,
     RequiredField,
 )
 from reach.models import AdSet, Audience, AudienceSegment
@@ -78,10 +84,6 @@ def to_resource(audience: Audience, ad_set_ids: Sequence[int]) -> AudienceEntity
     )
 
 
-def _ids(raw: Iterable[str | None]) -> set[int]:
-    return {number for number in map(parse_id, raw) if number is not None}
-
-
 def _wire(node: AlgebraNodeV1) -> dict[str, Any]:
     wire: dict[str, Any] = node.model_dump(by_alias=True, exclude_none=True)
     return wire
@@ -91,7 +93,7 @@ def _leaf_ids(node: AlgebraNodeV1 | None) -> set[int]:
     """Every segment id an algebra names, even in a tree that breaks the rules."""
     if node is None:
         return set()
-    found = _ids([node.audience_segment_id])
+    found = parse_ids([node.audience_segment_id])
     for term in (*(node.and_ or []), *(node.or_ or []), node.not_):
         found |= _leaf_ids(term)
     return found
@@ -164,7 +166,7 @@ class AudienceService:
     ) -> BulkResult[Saved]:
         check_item_count(items, self.settings.max_bulk_items)
         attributes = [item.attributes for item in items]
-        self.advertisers.lock(reachable & _ids(a.advertiser_id for a in attributes if a))
+        self.advertisers.lock(reachable & parse_ids(a.advertiser_id for a in attributes if a))
         segments = self._segments_named((a.algebra for a in attributes if a), reachable)
         result: BulkResult[Saved] = BulkResult()
         candidates: dict[int, tuple[Audience, set[int]]] = {}
@@ -197,7 +199,7 @@ class AudienceService:
         if attrs is None:
             f.add(RequiredField, "'attributes' is required", "attributes", "attributes")
             return None
-        advertiser_id = self._advertiser(attrs.advertiser_id, reachable, f)
+        advertiser_id = item_advertiser(attrs.advertiser_id, reachable, f)
         name = check_name(attrs.name, f, "attributes/name", self.settings.name_max_length)
         description = check_description(
             attrs.description, f, "attributes/description", self.settings.description_max_length
@@ -210,21 +212,6 @@ class AudienceService:
             advertiser_id=advertiser_id, name=name, description=description, algebra=tree
         )
         return audience, used
-
-    @staticmethod
-    def _advertiser(raw: str | None, reachable: frozenset[int], f: Findings) -> int | None:
-        if not f.required(raw, "advertiserId", "attributes/advertiserId"):
-            return None
-        advertiser_id = parse_id(raw)
-        if advertiser_id is None or advertiser_id not in reachable:
-            f.add(
-                AdvertiserAccessDenied,
-                f"Advertiser '{raw}' is unknown or has not granted access to this application",
-                "advertiserId",
-                "attributes/advertiserId",
-            )
-            return None
-        return advertiser_id
 
     # --- update -----------------------------------------------------------------------------
 
@@ -241,7 +228,7 @@ class AudienceService:
         seen: set[int] = set()
         for index, item in enumerate(items):
             findings = Findings()
-            audience = self._target(item.id, existing, seen, findings)
+            audience = bulk_target(item.id, existing, seen, findings, AudienceNotFound, "Audience")
             if audience is not None:
                 change = self._changes(audience, item.attributes, segments, findings)
                 if not findings and change is not None:
@@ -284,20 +271,10 @@ class AudienceService:
     ) -> tuple[str, str | None, tuple[dict[str, Any], set[int]] | None] | None:
         if attrs is None:
             return audience.name, audience.description, None
-        name = audience.name
-        if attrs.name is not None:
-            name = (
-                check_name(attrs.name, f, "attributes/name", self.settings.name_max_length)
-                or audience.name
-            )
-        description = audience.description
-        if attrs.description is not None:
-            description = check_description(
-                attrs.description.value,
-                f,
-                "attributes/description",
-                self.settings.description_max_length,
-            )
+        limits = (self.settings.name_max_length, self.settings.description_max_length)
+        name, description = patch_name_and_description(
+            audience, audience.description, attrs.name, attrs.description, f, limits
+        )
         checked = None
         if attrs.algebra is not None:
             checked = self._algebra(attrs.algebra, audience.advertiser_id, segments, f)
@@ -308,27 +285,10 @@ class AudienceService:
     def _locked(
         self, raw_ids: Sequence[str | None], reachable: frozenset[int]
     ) -> dict[int, Audience]:
-        ids = _ids(raw_ids)
+        ids = parse_ids(raw_ids)
         self.advertisers.lock(self.audiences.advertisers_of(ids, reachable))
         # Read under the lock: what a concurrent writer committed meanwhile is now visible.
         return self.audiences.by_ids(ids, reachable)
-
-    @staticmethod
-    def _target(
-        raw: str | None, existing: dict[int, Audience], seen: set[int], f: Findings
-    ) -> Audience | None:
-        if not f.required(raw, "id", "id"):
-            return None
-        audience_id = parse_id(raw)
-        audience = existing.get(audience_id) if audience_id is not None else None
-        if audience is None:
-            f.add(AudienceNotFound, f"Audience '{raw}' does not exist", "id", "id")
-            return None
-        if audience.id in seen:
-            f.add(DuplicateItem, f"Audience '{raw}' appears more than once", "id", "id")
-            return None
-        seen.add(audience.id)
-        return audience
 
     # --- delete -----------------------------------------------------------------------------
 
@@ -342,7 +302,7 @@ class AudienceService:
         seen: set[int] = set()
         for index, item in enumerate(items):
             findings = Findings()
-            audience = self._target(item.id, existing, seen, findings)
+            audience = bulk_target(item.id, existing, seen, findings, AudienceNotFound, "Audience")
             if audience is not None and linked.get(audience.id):
                 findings.add(
                     AudienceInUse,
@@ -367,35 +327,18 @@ class AudienceService:
         audience_ids = segment_ids = ad_set_ids = None
         if filters is not None:
             if filters.advertiser_ids:
-                advertiser_ids = self._reachable_filter(filters.advertiser_ids, reachable)
+                advertiser_ids = advertiser_filter(filters.advertiser_ids, reachable)
             if filters.audience_ids:
-                audience_ids = _ids(filters.audience_ids)
+                audience_ids = parse_ids(filters.audience_ids)
             if filters.audience_segment_ids:
-                segment_ids = _ids(filters.audience_segment_ids)
+                segment_ids = parse_ids(filters.audience_segment_ids)
             if filters.ad_set_ids:
-                ad_set_ids = _ids(filters.ad_set_ids)
+                ad_set_ids = parse_ids(filters.ad_set_ids)
         rows, total = self.audiences.search(
             advertiser_ids, audience_ids, segment_ids, ad_set_ids, page.limit, page.offset
         )
         linked = self.audiences.ad_sets_of(a.id for a in rows)
         return [Saved(a, linked.get(a.id, [])) for a in rows], total
-
-    @staticmethod
-    def _reachable_filter(raw_ids: Sequence[str], reachable: frozenset[int]) -> set[int]:
-        denied = [
-            (index, raw)
-            for index, raw in enumerate(raw_ids)
-            if (number := parse_id(raw)) is None or number not in reachable
-        ]
-        if denied:
-            raise RequestProblems(
-                AdvertiserAccessDenied(
-                    f"Advertiser '{raw}' is unknown or has not granted access to this application",
-                    source={"advertiserIds": f"data/attributes/advertiserIds/{index}"},
-                )
-                for index, raw in denied
-            )
-        return _ids(raw_ids)
 
     # --- ad-set links -----------------------------------------------------------------------
 

@@ -4,56 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
+from reach.kit.repository import OwnedRepository
 from reach.models import AudienceSegment, AudienceSegmentLink
 
 
-class AudienceSegmentRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def by_ids(
-        self, ids: Iterable[int], advertiser_ids: Collection[int]
-    ) -> dict[int, AudienceSegment]:
-        """The segments among ``ids`` that belong to one of ``advertiser_ids``."""
-        wanted = set(ids)
-        if not wanted or not advertiser_ids:
-            return {}
-        rows = self.session.scalars(
-            select(AudienceSegment).where(
-                AudienceSegment.id.in_(wanted), AudienceSegment.advertiser_id.in_(advertiser_ids)
-            )
-        )
-        return {segment.id: segment for segment in rows}
-
-    def advertisers_of(self, ids: Iterable[int], advertiser_ids: Collection[int]) -> set[int]:
-        wanted = set(ids)
-        if not wanted or not advertiser_ids:
-            return set()
-        return set(
-            self.session.scalars(
-                select(AudienceSegment.advertiser_id)
-                .where(
-                    AudienceSegment.id.in_(wanted),
-                    AudienceSegment.advertiser_id.in_(advertiser_ids),
-                )
-                .distinct()
-            )
-        )
-
-    def names_in_use(self, advertiser_id: int, names: Iterable[str]) -> dict[str, int]:
-        """Which of ``names`` the advertiser already uses, and by which segment."""
-        wanted = set(names)
-        if not wanted:
-            return {}
-        rows = self.session.execute(
-            select(AudienceSegment.name, AudienceSegment.id).where(
-                AudienceSegment.advertiser_id == advertiser_id, AudienceSegment.name.in_(wanted)
-            )
-        )
-        return {row.name: row.id for row in rows}
+class AudienceSegmentRepository(OwnedRepository[AudienceSegment]):
+    model = AudienceSegment
 
     def lookalikes_seeded_by(self, ids: Iterable[int]) -> dict[int, set[int]]:
         """For each of ``ids`` used as a lookalike seed: the lookalikes that use it."""
@@ -85,14 +43,6 @@ class AudienceSegmentRepository:
         for segment_id, audience_id in rows:
             users.setdefault(segment_id, set()).add(audience_id)
         return users
-
-    def add_all(self, segments: Sequence[AudienceSegment]) -> None:
-        self.session.add_all(segments)
-        self.session.flush()
-
-    def delete(self, ids: Collection[int]) -> None:
-        if ids:
-            self.session.execute(delete(AudienceSegment).where(AudienceSegment.id.in_(ids)))
 
     def search(
         self,

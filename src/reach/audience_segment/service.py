@@ -46,23 +46,23 @@ from reach.audience_segment.schemas import (
     RetargetingV1,
 )
 from reach.config import Settings
+from reach.kit.access import advertiser_filter, item_advertiser
 from reach.kit.bulk import BulkResult, check_item_count
 from reach.kit.clock import Clock
 from reach.kit.findings import (
     Findings,
     NameClaim,
+    bulk_target,
     check_description,
     check_name,
+    patch_name_and_description,
     unique_names,
 )
-from reach.kit.ids import parse_id
+from reach.kit.ids import parse_id, parse_ids
 from reach.kit.pagination import Page
 from reach.kit.problems import (
-    AdvertiserAccessDenied,
-    DuplicateItem,
     Invalid,
     NameMustBeUnique,
-    RequestProblems,
     RequiredField,
 )
 from reach.models import AudienceSegment
@@ -112,10 +112,6 @@ def _given_types(
     return [key for key in TYPE_OF_KEY if key in dumped]
 
 
-def _ids(raw: Iterable[str | None]) -> set[int]:
-    return {number for number in map(parse_id, raw) if number is not None}
-
-
 @dataclass
 class _Update:
     index: int
@@ -141,10 +137,11 @@ class AudienceSegmentService:
     ) -> BulkResult[AudienceSegment]:
         check_item_count(items, self.settings.max_bulk_items)
         attributes = [item.attributes for item in items]
-        self.advertisers.lock(reachable & _ids(a.advertiser_id for a in attributes if a))
+        self.advertisers.lock(reachable & parse_ids(a.advertiser_id for a in attributes if a))
         rules = self._rules(a.in_market.brand_ids or [] for a in attributes if a and a.in_market)
         seeds = self.segments.by_ids(
-            _ids(a.lookalike.seed_segment_id for a in attributes if a and a.lookalike), reachable
+            parse_ids(a.lookalike.seed_segment_id for a in attributes if a and a.lookalike),
+            reachable,
         )
 
         result: BulkResult[AudienceSegment] = BulkResult()
@@ -178,7 +175,7 @@ class AudienceSegmentService:
         if attrs is None:
             f.add(RequiredField, "'attributes' is required", "attributes", "attributes")
             return None
-        advertiser_id = self._advertiser(attrs.advertiser_id, reachable, f)
+        advertiser_id = item_advertiser(attrs.advertiser_id, reachable, f)
         name = check_name(attrs.name, f, "attributes/name", self.settings.name_max_length)
         description = check_description(
             attrs.description, f, "attributes/description", self.settings.description_max_length
@@ -234,20 +231,6 @@ class AudienceSegmentService:
             updated_at=now,
         )
 
-    def _advertiser(self, raw: str | None, reachable: frozenset[int], f: Findings) -> int | None:
-        if not f.required(raw, "advertiserId", "attributes/advertiserId"):
-            return None
-        advertiser_id = parse_id(raw)
-        if advertiser_id is None or advertiser_id not in reachable:
-            f.add(
-                AdvertiserAccessDenied,
-                f"Advertiser '{raw}' is unknown or has not granted access to this application",
-                "advertiserId",
-                "attributes/advertiserId",
-            )
-            return None
-        return advertiser_id
-
     def _seed(
         self,
         raw: str | None,
@@ -279,7 +262,7 @@ class AudienceSegmentService:
         return seed
 
     def _rules(self, brand_id_lists: Iterable[list[str]]) -> SegmentRules:
-        wanted = _ids(brand_id for ids in brand_id_lists for brand_id in ids)
+        wanted = parse_ids(brand_id for ids in brand_id_lists for brand_id in ids)
         return SegmentRules(self.settings, taxonomy(), self.brands.existing_ids(wanted))
 
     # --- update -----------------------------------------------------------------------------
@@ -340,30 +323,17 @@ class AudienceSegmentService:
     def _locked_segments(
         self, raw_ids: Sequence[str | None], reachable: frozenset[int]
     ) -> dict[int, AudienceSegment]:
-        ids = _ids(raw_ids)
+        ids = parse_ids(raw_ids)
         self.advertisers.lock(self.segments.advertisers_of(ids, reachable))
         # Read under the lock: what a concurrent writer committed meanwhile is now visible.
         return self.segments.by_ids(ids, reachable)
 
+    @staticmethod
     def _target(
-        self,
-        raw: str | None,
-        existing: dict[int, AudienceSegment],
-        seen: set[int],
-        f: Findings,
+        raw: str | None, existing: dict[int, AudienceSegment], seen: set[int], f: Findings
     ) -> AudienceSegment | None:
-        if not f.required(raw, "id", "id"):
-            return None
-        segment_id = parse_id(raw)
-        segment = existing.get(segment_id) if segment_id is not None else None
-        if segment is None:
-            f.add(SegmentNotFound, f"Segment '{raw}' does not exist", "id", "id")
-            return None
-        if segment.id in seen:
-            f.add(DuplicateItem, f"Segment '{raw}' appears more than once", "id", "id")
-            return None
-        seen.add(segment.id)
-        if segment.type in READ_ONLY_TYPES:
+        segment = bulk_target(raw, existing, seen, f, SegmentNotFound, "Segment")
+        if segment is not None and segment.type in READ_ONLY_TYPES:
             f.add(
                 SegmentReadOnly,
                 f"Segment '{raw}' is a {segment.type} segment provided by the platform",
@@ -383,20 +353,10 @@ class AudienceSegmentService:
     ) -> _Update | None:
         if attrs is None:
             return _Update(index, segment, segment.name, segment.description, segment.definition)
-        name = segment.name
-        if attrs.name is not None:
-            name = (
-                check_name(attrs.name, f, "attributes/name", self.settings.name_max_length)
-                or segment.name
-            )
-        description = segment.description
-        if attrs.description is not None:
-            description = check_description(
-                attrs.description.value,
-                f,
-                "attributes/description",
-                self.settings.description_max_length,
-            )
+        limits = (self.settings.name_max_length, self.settings.description_max_length)
+        name, description = patch_name_and_description(
+            segment, segment.description, attrs.name, attrs.description, f, limits
+        )
         definition = self._patched(segment, attrs, rules, f)
         if f or definition is None:
             return None
@@ -533,29 +493,12 @@ class AudienceSegmentService:
         types: set[str] | None = None
         if filters is not None:
             if filters.advertiser_ids:
-                advertiser_ids = self._reachable_filter(filters.advertiser_ids, reachable)
+                advertiser_ids = advertiser_filter(filters.advertiser_ids, reachable)
             if filters.audience_segment_ids:
-                segment_ids = _ids(filters.audience_segment_ids)
+                segment_ids = parse_ids(filters.audience_segment_ids)
             if filters.audience_segment_types:
                 types = set(filters.audience_segment_types)
         return self.segments.search(advertiser_ids, segment_ids, types, page.limit, page.offset)
-
-    @staticmethod
-    def _reachable_filter(raw_ids: Sequence[str], reachable: frozenset[int]) -> set[int]:
-        denied = [
-            (index, raw)
-            for index, raw in enumerate(raw_ids)
-            if (number := parse_id(raw)) is None or number not in reachable
-        ]
-        if denied:
-            raise RequestProblems(
-                AdvertiserAccessDenied(
-                    f"Advertiser '{raw}' is unknown or has not granted access to this application",
-                    source={"advertiserIds": f"data/attributes/advertiserIds/{index}"},
-                )
-                for index, raw in denied
-            )
-        return _ids(raw_ids)
 
     # --- platform segments (CLI) ------------------------------------------------------------
 

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from reach.kit.bulk import BulkResult
-from reach.kit.problems import Invalid, NameMustBeUnique, NameMustNotBeEmpty, Problem, RequiredField
+from reach.kit.ids import parse_id
+from reach.kit.problems import (
+    DuplicateItem,
+    Invalid,
+    NameMustBeUnique,
+    NameMustNotBeEmpty,
+    Problem,
+    RequiredField,
+)
+from reach.kit.repository import AdvertiserOwned
+from reach.kit.wire import NillableString
 
 
 @dataclass
@@ -52,6 +62,54 @@ def check_description(value: str | None, f: Findings, path: str, max_length: int
             path,
         )
     return value
+
+
+T = TypeVar("T", bound=AdvertiserOwned)
+
+
+def bulk_target(
+    raw: str | None,
+    existing: dict[int, T],
+    seen: set[int],
+    f: Findings,
+    not_found: type[Problem],
+    noun: str,
+) -> T | None:
+    """The row an update or delete item names by ``id``: required, existing (and reachable,
+    which looks the same), and named once per request."""
+    if not f.required(raw, "id", "id"):
+        return None
+    number = parse_id(raw)
+    row = existing.get(number) if number is not None else None
+    if row is None:
+        f.add(not_found, f"{noun} '{raw}' does not exist", "id", "id")
+        return None
+    if row.id in seen:
+        f.add(DuplicateItem, f"{noun} '{raw}' appears more than once", "id", "id")
+        return None
+    seen.add(row.id)
+    return row
+
+
+def patch_name_and_description(
+    row: AdvertiserOwned,
+    current_description: str | None,
+    name: str | None,
+    description: NillableString | None,
+    f: Findings,
+    limits: tuple[int, int],
+) -> tuple[str, str | None]:
+    """Update semantics of the two texts: an absent field keeps its value; a ``NillableString``
+    with ``null`` clears the description. ``limits``: the name's and description's lengths."""
+    new_name = row.name
+    if name is not None:
+        new_name = check_name(name, f, "attributes/name", limits[0]) or row.name
+    new_description = current_description
+    if description is not None:
+        new_description = check_description(
+            description.value, f, "attributes/description", limits[1]
+        )
+    return new_name, new_description
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from reach.kit.wire import INT64_MAX
 
 
@@ -11,3 +13,8 @@ def parse_id(value: str | None) -> int | None:
         return None
     number = int(value)
     return number if 0 < number <= INT64_MAX else None
+
+
+def parse_ids(raw: Iterable[str | None]) -> set[int]:
+    """The ids among ``raw`` that can be ids; the others name nothing."""
+    return {number for number in map(parse_id, raw) if number is not None}

@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from reach.kit.repository import AdvertiserOwned
 from reach.models.audience_segment import JsonDocument
 from reach.models.base import Base, BigId, UTCDateTime
 
 
-class Audience(Base):
+class Audience(AdvertiserOwned, Base):
     __tablename__ = "audiences"
     __table_args__ = (
         UniqueConstraint("advertiser_id", "name"),

@@ -9,12 +9,13 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, Unique
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from reach.kit.repository import AdvertiserOwned
 from reach.models.base import Base, BigId, UTCDateTime
 
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
-class AudienceSegment(Base):
+class AudienceSegment(AdvertiserOwned, Base):
     __tablename__ = "audience_segments"
     __table_args__ = (
         UniqueConstraint("advertiser_id", "name"),
