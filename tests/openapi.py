@@ -26,6 +26,18 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 PROBLEM_KEYS = {"traceId", "type", "code", "instance", "title", "detail"}
 
 
+# What Reach sends beyond the contract, on purpose (docs/behaviour.md): schema -> properties.
+EXTENSIONS = {
+    "InMarketAudienceSegmentInterestEntityV1": {"size": {"type": "integer", "nullable": True}}
+}
+
+
+def _extended(spec: dict[str, Any]) -> dict[str, Any]:
+    for name, properties in EXTENSIONS.items():
+        spec["components"]["schemas"][name]["properties"].update(properties)
+    return spec
+
+
 def _closed(node: Any) -> Any:
     if isinstance(node, dict):
         closed = {key: _closed(value) for key, value in node.items()}
@@ -53,7 +65,7 @@ def spec() -> dict[str, Any]:
 
 @cache
 def _registry() -> Registry[Any]:
-    strict = _closed(copy.deepcopy(spec()))
+    strict = _closed(_extended(copy.deepcopy(spec())))
     registry: Registry[Any] = Registry().with_resource(
         SPEC_URI, Resource.from_contents(strict, DRAFT4)
     )

@@ -154,7 +154,11 @@ def test_behavioral_and_brands(run: CliRunner, http: TestClient) -> None:
         params={"advertiser-id": "42", "country": "FR"},
     ).json()["data"]
     assert brands == [
-        {"id": "7", "type": "InMarketAudienceSegmentBrand", "attributes": {"name": "Nike"}}
+        {
+            "id": "7",
+            "type": "InMarketAudienceSegmentBrand",
+            "attributes": {"name": "Nike", "size": None},
+        }
     ]
 
 

@@ -18,6 +18,7 @@ from reach.auth.errors import OAuthProblem
 from reach.auth.tokens import SecretHasher, TokenSigner
 from reach.config import Settings
 from reach.db import Database
+from reach.engine.query import IndexProvider
 from reach.kit.clock import Clock, SystemClock
 from reach.kit.jsonbody import problem_from_error
 from reach.kit.middleware import TRACE_HEADER, TraceMiddleware, new_trace_id
@@ -31,6 +32,8 @@ from reach.kit.problems import (
 from reach.kit.ratelimit import FixedWindowRateLimiter
 from reach.kit.wire import JsonResponse
 from reach.reference.endpoints import router as reference_router
+from reach.sizing.endpoints import router as sizing_router
+from reach.sizing.service import InMarketSizes
 
 log = logging.getLogger("reach")
 
@@ -124,6 +127,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         server_key, clock, settings.token_lifetime_seconds, settings.token_grace_seconds
     )
     app.state.limiter = FixedWindowRateLimiter(settings.rate_limit_per_minute, clock)
+    app.state.indexes = IndexProvider(settings.data_dir)
+    app.state.in_market_sizes = InMarketSizes()
 
     app.add_middleware(TraceMiddleware)
     app.add_exception_handler(Problem, _on_problem)
@@ -136,4 +141,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(reference_router)
     app.include_router(audience_segment_router)
     app.include_router(audience_router)
+    app.include_router(sizing_router)
     return app

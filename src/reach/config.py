@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     radius_max_km: int = Field(default=500, ge=1)
     max_points_of_interest: int = Field(default=1000, ge=1)
     lookalike_default_target_size: int = Field(default=100_000, ge=1)
+    min_reported_size: int = Field(
+        default=100, ge=0, description="Smaller sizes are answered as null, with a warning."
+    )
+    index_max_age_hours: float = Field(
+        default=48, gt=0, description="Older index data makes size answers carry a warning."
+    )
+    in_market_days: int = Field(default=90, ge=1, le=3650)
+    location_lookback_days: int = Field(default=30, ge=1, le=3650)
+    prospecting_lookback_days: int = Field(default=90, ge=0, le=3650)
     algebra_max_depth: int = Field(
         default=3, ge=1, le=20, description="How deep and/or/not operators may nest."
     )

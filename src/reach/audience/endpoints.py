@@ -7,6 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from reach.audience.schemas import (
+    AdSetAudienceLinkEntityV1,
+    AdSetAudienceLinkEntityV1Resource,
+    AdSetAudienceLinkEntityV1Response,
     AdSetAudienceLinkInputEntityV1,
     AudienceBulkCreateInputV1,
     AudienceBulkDeleteInputV1,
@@ -16,7 +19,6 @@ from reach.audience.schemas import (
     AudienceIdEntityV1ListResponse,
     AudienceIdEntityV1Resource,
     AudienceSearchInputV1,
-    ad_set_audience_link_response,
 )
 from reach.audience.service import AudienceService, to_resource
 from reach.auth.auth import AudienceManager, AudienceReader, CampaignManager
@@ -128,4 +130,11 @@ def update_ad_set_audience(
     ad_set = AudienceService(session, settings, clock).link_ad_set(
         client.advertiser_ids, ad_set_id, body
     )
-    return JsonResponse(ad_set_audience_link_response(ad_set.id, ad_set.audience_id))
+    audience_id = str(ad_set.audience_id) if ad_set.audience_id is not None else None
+    return JsonResponse(
+        AdSetAudienceLinkEntityV1Response(
+            data=AdSetAudienceLinkEntityV1Resource(
+                id=str(ad_set.id), attributes=AdSetAudienceLinkEntityV1(audience_id=audience_id)
+            )
+        )
+    )

@@ -7,17 +7,20 @@ only its own item (``required-field``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_serializer
 
 from reach.kit.clock import isoformat
 from reach.kit.wire import (
+    KEEP_NULL,
     ListResponse,
     NillableString,
+    NullsResponseModel,
     RequestModel,
     ResponseModel,
     SearchResponse,
+    SingleResponse,
 )
 
 RESOURCE_TYPE = "Audience"
@@ -101,32 +104,87 @@ class AudienceSearchInputV1(RequestModel):
 # --- the ad-set link ------------------------------------------------------------------------
 
 
-class AdSetAudienceLinkEntityV1(RequestModel):
+class AdSetAudienceLinkInputAttributes(RequestModel):
+    """``AdSetAudienceLinkEntityV1`` as sent."""
+
     audience_id: str | None = None
 
 
-class AdSetAudienceLinkEntityV1Resource(RequestModel):
+class AdSetAudienceLinkInputResource(RequestModel):
+    """``AdSetAudienceLinkEntityV1Resource`` as sent."""
+
     id: str | None = None
     type: str | None = None
-    attributes: AdSetAudienceLinkEntityV1 | None = None
+    attributes: AdSetAudienceLinkInputAttributes | None = None
 
 
 class AdSetAudienceLinkInputEntityV1(RequestModel):
-    data: AdSetAudienceLinkEntityV1Resource | None = None
+    data: AdSetAudienceLinkInputResource | None = None
 
 
-def ad_set_audience_link_response(ad_set_id: int, audience_id: int | None) -> dict[str, Any]:
-    """``AdSetAudienceLinkEntityV1Response``. Built by hand: unlike every other answer, it
-    states ``"audienceId": null`` explicitly, since that null is the news (the ad set is free)."""
-    return {
-        "data": {
-            "id": str(ad_set_id),
-            "type": LINK_TYPE,
-            "attributes": {"audienceId": str(audience_id) if audience_id is not None else None},
-        },
-        "errors": [],
-        "warnings": [],
-    }
+class AdSetAudienceLinkEntityV1(NullsResponseModel):
+    # An unlinked ad set says so: "audienceId": null.
+    audience_id: Annotated[str | None, KEEP_NULL] = None
+
+
+class AdSetAudienceLinkEntityV1Resource(ResponseModel):
+    id: str
+    type: str = LINK_TYPE
+    attributes: AdSetAudienceLinkEntityV1
+
+
+AdSetAudienceLinkEntityV1Response = SingleResponse[AdSetAudienceLinkEntityV1Resource]
+
+
+# --- sizes ----------------------------------------------------------------------------------
+
+
+class AudienceComputeSizeEntityV1(RequestModel):
+    """A compute-sizes item carries no attributes."""
+
+
+class AudienceComputeSizeEntityV1Resource(RequestModel):
+    id: str | None = None
+    type: str | None = None
+    attributes: AudienceComputeSizeEntityV1 | None = None
+
+
+class AudienceComputeSizesInputV1(RequestModel):
+    data: list[AudienceComputeSizeEntityV1Resource]
+
+
+class AudienceEstimateSizeEntityV1(RequestModel):
+    advertiser_id: str | None = None
+    algebra: AlgebraNodeV1 | None = None
+
+
+class AudienceEstimateSizeEntityV1Resource(RequestModel):
+    type: str | None = None
+    attributes: AudienceEstimateSizeEntityV1 | None = None
+
+
+class AudienceEstimateSizeInputV1(RequestModel):
+    data: AudienceEstimateSizeEntityV1Resource | None = None
+
+
+class AudienceSizeEntityV1(NullsResponseModel):
+    # A size withheld below the privacy floor is sent as null.
+    size: Annotated[int | None, KEEP_NULL] = None
+
+
+class AudienceSizeEntityV1Resource(ResponseModel):
+    id: str
+    type: str = RESOURCE_TYPE
+    attributes: AudienceSizeEntityV1
+
+
+class AudienceSizeEstimationV1Resource(ResponseModel):
+    type: str = "AudienceSizeEstimation"
+    attributes: AudienceSizeEntityV1
+
+
+AudienceSizeEntityV1ListResponse = ListResponse[AudienceSizeEntityV1Resource]
+AudienceSizeEstimationV1Response = SingleResponse[AudienceSizeEstimationV1Resource]
 
 
 # --- read side ------------------------------------------------------------------------------

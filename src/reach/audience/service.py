@@ -119,7 +119,7 @@ class AudienceService:
 
     # --- the algebra ------------------------------------------------------------------------
 
-    def _algebra(
+    def check_algebra(
         self,
         raw: AlgebraNodeV1 | None,
         advertiser_id: int | None,
@@ -151,7 +151,7 @@ class AudienceService:
         canonical = algebra.relabel(node, lambda i: str(parse_id(i)))
         return algebra.to_json(canonical), {int(i) for i in algebra.segment_ids(canonical)}
 
-    def _segments_named(
+    def segments_named(
         self, trees: Iterable[AlgebraNodeV1 | None], reachable: frozenset[int]
     ) -> dict[int, AudienceSegment]:
         wanted: set[int] = set()
@@ -167,7 +167,7 @@ class AudienceService:
         check_item_count(items, self.settings.max_bulk_items)
         attributes = [item.attributes for item in items]
         self.advertisers.lock(reachable & parse_ids(a.advertiser_id for a in attributes if a))
-        segments = self._segments_named((a.algebra for a in attributes if a), reachable)
+        segments = self.segments_named((a.algebra for a in attributes if a), reachable)
         result: BulkResult[Saved] = BulkResult()
         candidates: dict[int, tuple[Audience, set[int]]] = {}
         now = self.clock.now()
@@ -204,7 +204,7 @@ class AudienceService:
         description = check_description(
             attrs.description, f, "attributes/description", self.settings.description_max_length
         )
-        checked = self._algebra(attrs.algebra, advertiser_id, segments, f)
+        checked = self.check_algebra(attrs.algebra, advertiser_id, segments, f)
         if f or advertiser_id is None or name is None or checked is None:
             return None
         tree, used = checked
@@ -220,7 +220,7 @@ class AudienceService:
     ) -> BulkResult[Saved]:
         check_item_count(items, self.settings.max_bulk_items)
         existing = self._locked([item.id for item in items], reachable)
-        segments = self._segments_named(
+        segments = self.segments_named(
             (item.attributes.algebra for item in items if item.attributes), reachable
         )
         result: BulkResult[Saved] = BulkResult()
@@ -277,7 +277,7 @@ class AudienceService:
         )
         checked = None
         if attrs.algebra is not None:
-            checked = self._algebra(attrs.algebra, audience.advertiser_id, segments, f)
+            checked = self.check_algebra(attrs.algebra, audience.advertiser_id, segments, f)
         if f:
             return None
         return name, description, checked

@@ -7,20 +7,23 @@ required are optional here so that a missing one fails only its own item (``requ
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_serializer
 
 from reach.kit.clock import isoformat
 from reach.kit.wire import (
+    KEEP_NULL,
     Int32,
     Int64,
     ListResponse,
     NillableInt32,
     NillableString,
+    NullsResponseModel,
     RequestModel,
     ResponseModel,
     SearchResponse,
+    SingleResponse,
 )
 
 SegmentType = Literal[
@@ -289,3 +292,55 @@ AudienceSegmentIdEntityV1ListResponse = ListResponse[AudienceSegmentIdEntityV1Re
 AudienceSegmentEntityV1AudienceSegmentSearchMetadataV1ListResponse = SearchResponse[
     AudienceSegmentEntityV1Resource
 ]
+
+
+# --- sizes ----------------------------------------------------------------------------------
+
+
+class AudienceSegmentComputeSizeEntityV1(RequestModel):
+    """A compute-sizes item carries no attributes."""
+
+
+class AudienceSegmentComputeSizeEntityV1Resource(RequestModel):
+    id: str | None = None
+    type: str | None = None
+    attributes: AudienceSegmentComputeSizeEntityV1 | None = None
+
+
+class AudienceSegmentComputeSizesInputV1(RequestModel):
+    data: list[AudienceSegmentComputeSizeEntityV1Resource]
+
+
+class AudienceSegmentSizeEstimationEntityV1(RequestModel):
+    advertiser_id: str | None = None
+    in_market: InMarketCreateV1 | None = None
+    location: LocationCreateV1 | None = None
+
+
+class AudienceSegmentSizeEstimationEntityV1Resource(RequestModel):
+    type: str | None = None
+    attributes: AudienceSegmentSizeEstimationEntityV1 | None = None
+
+
+class AudienceSegmentEstimateSizeInputV1(RequestModel):
+    data: AudienceSegmentSizeEstimationEntityV1Resource | None = None
+
+
+class AudienceSegmentSizeEntityV1(NullsResponseModel):
+    # A size withheld below the privacy floor is sent as null.
+    size: Annotated[int | None, KEEP_NULL] = None
+
+
+class AudienceSegmentSizeEntityV1Resource(ResponseModel):
+    id: str
+    type: str = RESOURCE_TYPE
+    attributes: AudienceSegmentSizeEntityV1
+
+
+class AudienceSegmentSizeEstimationV1Resource(ResponseModel):
+    type: str = "AudienceSegmentSizeEstimation"
+    attributes: AudienceSegmentSizeEntityV1
+
+
+AudienceSegmentSizeEntityV1ListResponse = ListResponse[AudienceSegmentSizeEntityV1Resource]
+AudienceSegmentSizeEstimationV1Response = SingleResponse[AudienceSegmentSizeEstimationV1Resource]

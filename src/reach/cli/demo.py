@@ -27,39 +27,13 @@ from reach.auth.service import IssuedCredentials
 from reach.cli.context import Context, context
 from reach.cli.db import upgrade_to_head
 from reach.cli.serve import run_server
+from reach.engine.demo_data import BRANDS
 from reach.models import Advertiser, Brand
 from reach.reference.repository import AdvertiserRepository, BrandRepository
 from reach.reference.service import ReferenceService
 
 DEMO_CLIENT = "reach-demo"
 ADVERTISERS = {1001: "Northwind Outfitters", 1002: "Contoso Electronics", 1003: "Fabrikam Travel"}
-BRANDS = [
-    "Adidas",
-    "Apple",
-    "Asics",
-    "Bosch",
-    "Canon",
-    "Columbia",
-    "Dell",
-    "Dyson",
-    "Garmin",
-    "HP",
-    "Lenovo",
-    "LG",
-    "Logitech",
-    "New Balance",
-    "Nike",
-    "Nikon",
-    "Patagonia",
-    "Philips",
-    "Puma",
-    "Reebok",
-    "Salomon",
-    "Samsung",
-    "Sony",
-    "The North Face",
-    "Under Armour",
-]
 BEHAVIORAL: list[tuple[str, BehavioralCategory]] = [
     ("Outdoor enthusiasts", "Lifestyles"),
     ("Recently moved", "LifeEvents"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from reach.cli import db, registries
+from reach.cli import data, db, registries
 from reach.cli.demo import demo
+from reach.cli.demo_data import demo_data
 from reach.cli.serve import serve
 
 app = typer.Typer(
@@ -16,6 +17,9 @@ app = typer.Typer(
 )
 app.command()(serve)
 app.command()(demo)
+app.command("demo-data")(demo_data)
+app.command()(data.ingest)
+app.add_typer(data.index, name="index")
 app.add_typer(db.app, name="db")
 app.add_typer(registries.advertisers, name="advertisers")
 app.add_typer(registries.clients, name="clients")

@@ -6,7 +6,14 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 from pydantic.alias_generators import to_camel
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -33,6 +40,26 @@ class ResponseModel(BaseModel):
     """A response body part, rendered in camelCase without the fields that are unset."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class _KeepNull:
+    """Marks a field whose ``null`` is news and is sent as such (e.g. a withheld size)."""
+
+
+KEEP_NULL = _KeepNull()
+
+
+class NullsResponseModel(ResponseModel):
+    """A response part whose ``KEEP_NULL`` fields are sent even when they are null."""
+
+    @model_serializer(mode="wrap")
+    def _keep_nulls(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if info.exclude_none and isinstance(data, dict):
+            for name, field in type(self).model_fields.items():
+                if KEEP_NULL in field.metadata and getattr(self, name) is None:
+                    data[field.alias if info.by_alias and field.alias else name] = None
+        return data
 
 
 class NillableInt32(RequestModel):

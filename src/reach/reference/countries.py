@@ -8,11 +8,12 @@ import pycountry
 
 
 @cache
-def _alpha2_codes() -> frozenset[str]:
+def alpha2_codes() -> frozenset[str]:
+    """Every ISO 3166-1 alpha-2 code."""
     return frozenset(country.alpha_2 for country in pycountry.countries)
 
 
 def normalise_country(code: str) -> str | None:
     """The upper-case alpha-2 code, or None when ``code`` is not an ISO 3166-1 alpha-2 code."""
     candidate = code.strip().upper()
-    return candidate if candidate in _alpha2_codes() else None
+    return candidate if candidate in alpha2_codes() else None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from reach.kit.wire import ListResponse, ResponseModel
+from typing import Annotated
+
+from reach.kit.wire import KEEP_NULL, ListResponse, NullsResponseModel, ResponseModel
 
 
-class InMarketAudienceSegmentBrandEntityV1(ResponseModel):
+class InMarketAudienceSegmentBrandEntityV1(NullsResponseModel):
     name: str
-    size: int | None = None
+    # Withheld (null) below the privacy floor or while no index is built.
+    size: Annotated[int | None, KEEP_NULL] = None
 
 
 class InMarketAudienceSegmentBrandEntityV1Resource(ResponseModel):
@@ -16,8 +19,11 @@ class InMarketAudienceSegmentBrandEntityV1Resource(ResponseModel):
     attributes: InMarketAudienceSegmentBrandEntityV1
 
 
-class InMarketAudienceSegmentInterestEntityV1(ResponseModel):
+class InMarketAudienceSegmentInterestEntityV1(NullsResponseModel):
     parent_id: str | None = None
+    # Beyond the contract (which gives interests no size): the people in the market for the
+    # interest or anything below it in the taxonomy, in the country asked for.
+    size: Annotated[int | None, KEEP_NULL] = None
 
 
 class InMarketAudienceSegmentInterestEntityV1Resource(ResponseModel):

@@ -56,6 +56,16 @@ class ReferenceService:
         self.brands.add(brand)
         return brand
 
+    def upsert_brands(self, rows: Sequence[tuple[int, str]]) -> int:
+        """Make the catalogue hold these brands (new ones added, known ones renamed)."""
+        for brand_id, name in rows:
+            brand = self.brands.get(brand_id)
+            if brand is None:
+                self.brands.add(Brand(id=brand_id, name=name))
+            else:
+                brand.name = name
+        return len(rows)
+
     def list_advertisers(self) -> Sequence[Advertiser]:
         return self.advertisers.list()
 
@@ -84,15 +94,16 @@ class ReferenceService:
 
     def in_market_brands(
         self, reachable: frozenset[int], advertiser_id: str | None, country: str | None
-    ) -> Sequence[Brand]:
-        self._check_query(reachable, advertiser_id, country)
-        return self.brands.list()
+    ) -> tuple[str, Sequence[Brand]]:
+        """The country asked for (normalised) and the brand catalogue."""
+        return self._check_query(reachable, advertiser_id, country), self.brands.list()
 
     def in_market_interests(
         self, reachable: frozenset[int], advertiser_id: str | None, country: str | None
-    ) -> list[Interest]:
-        self._check_query(reachable, advertiser_id, country)
-        return list(taxonomy().interests.values())
+    ) -> tuple[str, list[Interest]]:
+        """The country asked for (normalised) and every interest of the taxonomy."""
+        country = self._check_query(reachable, advertiser_id, country)
+        return country, list(taxonomy().interests.values())
 
     @staticmethod
     def _check_query(

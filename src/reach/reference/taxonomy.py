@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 TAXONOMY_FILE = "google-product-taxonomy.en-US.txt"
@@ -19,7 +19,7 @@ class Interest:
 
 
 @dataclass(frozen=True)
-class Taxonomy:
+class Taxonomy:  # not slotted: cached_property needs an instance dictionary
     """Every interest by id, in file order (parents before their children)."""
 
     interests: dict[str, Interest]
@@ -28,16 +28,20 @@ class Taxonomy:
     def __contains__(self, interest_id: object) -> bool:
         return interest_id in self.interests
 
-    def descendants(self, interest_id: str) -> set[str]:
-        """The node and everything below it (an interest includes its sub-interests)."""
+    @cached_property
+    def children(self) -> dict[str, list[str]]:
         children: dict[str, list[str]] = {}
         for interest in self.interests.values():
             if interest.parent_id is not None:
                 children.setdefault(interest.parent_id, []).append(interest.id)
+        return children
+
+    def descendants(self, interest_id: str) -> set[str]:
+        """The node and everything below it (an interest includes its sub-interests)."""
         found = {interest_id}
         stack = [interest_id]
         while stack:
-            for child in children.get(stack.pop(), ()):
+            for child in self.children.get(stack.pop(), ()):
                 found.add(child)
                 stack.append(child)
         return found

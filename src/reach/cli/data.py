@@ -1,0 +1,142 @@
+"""``reach ingest`` and ``reach index``: event data in, bitmap index out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import duckdb
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from reach.cli.context import Context, context, err
+from reach.engine.index import BuildError, IndexBuilder, Windows, current_build
+from reach.engine.ingest import IngestError, Ingestor, IngestReport
+from reach.engine.query import Index
+from reach.engine.store import KINDS, Store
+from reach.reference.countries import alpha2_codes
+from reach.reference.service import ReferenceService
+from reach.reference.taxonomy import taxonomy
+
+out = Console()
+index = typer.Typer(help="Build and inspect the bitmap index.", no_args_is_help=True)
+
+
+def store_of(ctx: Context) -> Store:
+    return Store(ctx.settings.data_dir / "store")
+
+
+def _sync_brands(ctx: Context, store: Store) -> int:
+    """The API validates brand ids against the catalogue: keep it equal to the ingested brands."""
+    files = store.files("brands")
+    if not files:
+        return 0
+    listed = ", ".join(f"'{f}'" for f in files)
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"SELECT brand_id, name FROM read_parquet([{listed}])"  # noqa: S608
+        ).fetchall()
+    with ctx.database.session(write=True) as session:
+        return ReferenceService(session, ctx.clock).upsert_brands(rows)
+
+
+def ingest(
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}.")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Parquet, CSV or NDJSON.")],
+) -> None:
+    """Check and store event data; rejected rows go to a report with their reason."""
+    if kind not in KINDS:
+        err.print(f"[red]error:[/red] KIND must be one of {', '.join(KINDS)}")
+        raise typer.Exit(1)
+    reports: list[IngestReport] = []
+    failed = False
+    with context() as ctx:
+        store = store_of(ctx)
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
+        ) as progress:
+            for path in files:
+                task = progress.add_task(f"{path.name}: waiting", total=None)
+
+                def step(description: str, task: TaskID = task) -> None:
+                    progress.update(task, description=description)
+
+                ingestor = Ingestor(
+                    store,
+                    countries=sorted(alpha2_codes()),
+                    interests=list(taxonomy().interests),
+                    progress=step,
+                )
+                try:
+                    reports.append(ingestor.ingest(kind, path))
+                except IngestError as exc:
+                    failed = True
+                    err.print(f"[red]refused:[/red] {exc}")
+                progress.update(task, description=f"{path.name}: done")
+        if kind == "brands" and reports:
+            synced = _sync_brands(ctx, store)
+            err.print(f"Brand catalogue of the API: {synced} brands")
+    table = Table("file", "accepted", "rejected", "note")
+    for report in reports:
+        note = "already ingested (no-op)" if report.skipped else ""
+        if report.rejects is not None:
+            note = f"reasons in {report.rejects}"
+        table.add_row(report.source.name, str(report.accepted), str(report.rejected), note)
+    out.print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+@index.command("build")
+def build() -> None:
+    """Build the index from the store and put it in service (atomically)."""
+    with context() as ctx:
+        windows = Windows(
+            in_market_days=ctx.settings.in_market_days,
+            location_days=ctx.settings.location_lookback_days,
+        )
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err
+        ) as progress:
+            task = progress.add_task("index", total=None)
+
+            def step(description: str, done: int, total: int) -> None:
+                progress.update(task, description=description, completed=done, total=total)
+
+            try:
+                report = IndexBuilder(
+                    store_of(ctx), ctx.settings.data_dir, windows=windows, progress=step
+                ).build()
+            except BuildError as exc:
+                err.print(f"[red]error:[/red] {exc}")
+                raise typer.Exit(1) from None
+    rate = report.events / report.seconds if report.seconds else 0.0
+    out.print(
+        f"Index {report.build_id} in service: data up to {report.as_of}, "
+        f"{report.days_built} days built, {report.days_reused} reused, "
+        f"{report.events:,} events in {report.seconds:.1f} s ({rate:,.0f} events/s)"
+    )
+
+
+@index.command("status")
+def status() -> None:
+    """Which index is in service, and how fresh its data is."""
+    with context() as ctx:
+        directory = current_build(ctx.settings.data_dir)
+        if directory is None:
+            err.print("No index in service: run `reach ingest` then `reach index build`")
+            raise typer.Exit(1)
+        built = Index(directory)
+        out.print(
+            f"Index {built.build_id}: data up to {built.as_of}, built {built.built_at}, "
+            f"{len(built.days)} days, {len(built.universe()):,} users"
+        )

@@ -1,0 +1,274 @@
+"""Index build: run the rules over the store and publish the bitmap atoms atomically.
+
+A build is written to ``index/builds/<id>.partial`` and published by renaming it and replacing
+``index/CURRENT``; a crash or kill at any moment leaves the previous index in service. Per-day
+atoms of days whose files did not change since the previous build are reused (hard links).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import h3
+import numpy as np
+from pyroaring import BitMap
+
+from reach.engine.bitmaps import Key, atoms, write_family
+from reach.engine.rules import ADVERTISER_COUNTRIES, LOCATION_PINGS, RULES, grouped
+from reach.engine.store import Store, file_lock, write_atomically
+
+FORMAT_VERSION = 1
+CELL_RESOLUTION = 7
+EARTH_RADIUS_KM = 6371.0088
+KEEP_BUILDS = 2
+BATCH_ROWS = 4096
+
+Progress = Callable[[str, int, int], None]
+
+
+class BuildError(Exception):
+    """The index cannot be built (e.g. nothing ingested yet)."""
+
+
+@dataclass(frozen=True)
+class Windows:
+    """How far back the window-based atoms look, counted from the as-of day."""
+
+    in_market_days: int = 90
+    location_days: int = 30
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    build_id: str
+    as_of: date
+    days_built: int
+    days_reused: int
+    events: int
+    seconds: float
+
+
+def index_root(data_dir: Path) -> Path:
+    return data_dir / "index"
+
+
+def current_build(data_dir: Path) -> Path | None:
+    """The directory of the index in service, if any."""
+    pointer = index_root(data_dir) / "CURRENT"
+    if not pointer.exists():
+        return None
+    build = index_root(data_dir) / "builds" / pointer.read_text(encoding="utf-8").strip()
+    return build if build.is_dir() else None
+
+
+def _haversine_km(
+    lat1: np.ndarray[Any, Any], lon1: np.ndarray[Any, Any], lat2: Any, lon2: Any
+) -> np.ndarray[Any, Any]:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(lon2) - np.radians(lon1)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    distance: np.ndarray[Any, Any] = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    return distance
+
+
+class IndexBuilder:
+    def __init__(
+        self,
+        store: Store,
+        data_dir: Path,
+        *,
+        windows: Windows = Windows(),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.root = index_root(data_dir)
+        self.data_dir = data_dir
+        self.windows = windows
+        self.clock = clock
+        self.progress = progress or (lambda _step, _done, _total: None)
+
+    def build(self) -> BuildReport:
+        started = self.clock()
+        builds = self.root / "builds"
+        builds.mkdir(parents=True, exist_ok=True)
+        with self.store.locked(shared=True), file_lock(self.root / ".build.lock"):
+            manifest = self.store.manifest()
+            days = sorted(set(manifest.days["events"]) | set(manifest.days["pings"]))
+            if not days:
+                raise BuildError("nothing to index: ingest events or pings first")
+            as_of = date.fromisoformat(days[-1])
+            build_id = f"{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+            partial = builds / f"{build_id}.partial"
+            partial.mkdir()
+            try:
+                day_files = {
+                    day: sorted(
+                        manifest.days["events"].get(day, []) + manifest.days["pings"].get(day, [])
+                    )
+                    for day in days
+                }
+                reused = self._reuse_days(partial, day_files)
+                todo = [day for day in days if day not in reused]
+                events = self._compute(partial, manifest, as_of, todo)
+                meta = {
+                    "format": FORMAT_VERSION,
+                    "build_id": build_id,
+                    "as_of": as_of.isoformat(),
+                    "built_at": self.clock().isoformat(),
+                    "windows": {
+                        "in_market_days": self.windows.in_market_days,
+                        "location_days": self.windows.location_days,
+                    },
+                    "days": day_files,
+                    "events": events,
+                }
+                write_atomically(partial / "index.json", json.dumps(meta, indent=1))
+                final = builds / build_id
+                os.replace(partial, final)
+                write_atomically(self.root / "CURRENT", build_id)
+            except BaseException:
+                shutil.rmtree(partial, ignore_errors=True)
+                raise
+            self._collect_garbage(build_id)
+        seconds = (self.clock() - started).total_seconds()
+        return BuildReport(build_id, as_of, len(todo), len(reused), events, seconds)
+
+    # --- steps -------------------------------------------------------------------------------
+
+    def _reuse_days(self, partial: Path, day_files: dict[str, list[str]]) -> set[str]:
+        previous = current_build(self.data_dir)
+        if previous is None:
+            return set()
+        meta = json.loads((previous / "index.json").read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT_VERSION:
+            return set()
+        reused = set()
+        for day, files in day_files.items():
+            source = previous / "days" / day
+            if meta["days"].get(day) == files and source.is_dir():
+                target = partial / "days" / day
+                target.mkdir(parents=True)
+                for item in source.iterdir():
+                    os.link(item, target / item.name)
+                reused.add(day)
+        return reused
+
+    def _compute(self, partial: Path, manifest: Any, as_of: date, todo: list[str]) -> int:
+        scratch = partial / "scratch.duckdb"
+        try:
+            with duckdb.connect(str(scratch)) as con:
+                con.execute("SET TimeZone = 'UTC'")
+                self.store.create_views(con, manifest)
+                con.execute(
+                    "CREATE TABLE params AS SELECT CAST(? AS DATE) AS as_of, "
+                    "CAST(? AS DATE) AS in_market_from, CAST(? AS DATE) AS location_from",
+                    [
+                        as_of,
+                        as_of - timedelta(days=self.windows.in_market_days - 1),
+                        as_of - timedelta(days=self.windows.location_days - 1),
+                    ],
+                )
+                con.execute("CREATE TABLE build_days (day DATE)")
+                if todo:
+                    con.executemany("INSERT INTO build_days VALUES (?)", [(d,) for d in todo])
+                total = len(RULES) + 2
+                for step, (name, rule) in enumerate(RULES.items()):
+                    self.progress(f"atoms: {name}", step, total)
+                    batches = con.sql(grouped(rule)).to_arrow_reader(BATCH_ROWS)
+                    if rule.daily:
+                        self._daily_family(partial, name, atoms(batches, rule.keys), todo)
+                    else:
+                        write_family(partial / "families" / name, atoms(batches, rule.keys))
+                self.progress("advertiser countries", total - 2, total)
+                countries: dict[str, list[str]] = {}
+                for advertiser_id, country in con.execute(ADVERTISER_COUNTRIES).fetchall():
+                    countries.setdefault(str(advertiser_id), []).append(country)
+                write_atomically(partial / "advertiser_countries.json", json.dumps(countries))
+                self.progress("location pings", total - 1, total)
+                self._location(con, partial)
+                row = con.execute(
+                    "SELECT count(*) FROM events WHERE day IN (SELECT day FROM build_days)"
+                ).fetchone()
+                self.progress("done", total, total)
+                return int(row[0]) if row else 0
+        finally:
+            for leftover in partial.glob("scratch.duckdb*"):
+                leftover.unlink(missing_ok=True)
+
+    @staticmethod
+    def _daily_family(
+        partial: Path, name: str, found: Iterator[tuple[Key, BitMap]], days: list[str]
+    ) -> None:
+        """Write one file per day (every day built gets one, even an empty one); the atoms
+        arrive day by day and lose their day key on the way."""
+        by_day = itertools.groupby(found, key=lambda pair: pair[0][-1].isoformat())
+        written = set()
+        for day, pairs in by_day:
+            write_family(partial / "days" / day / name, ((k[:-1], b) for k, b in pairs))
+            written.add(day)
+        for day in set(days) - written:
+            write_family(partial / "days" / day / name, ())
+
+    def _location(self, con: duckdb.DuckDBPyConnection, partial: Path) -> None:
+        """The window's pings sorted by H3 cell, and each cell's centre and reach, so a query
+        measures exact distances only where a cell straddles a circle."""
+        table = con.sql(LOCATION_PINGS).to_arrow_table()
+        ordinals = table["ordinal"].to_numpy().astype(np.uint32)
+        lat = table["latitude"].to_numpy()
+        lon = table["longitude"].to_numpy()
+        cells = np.fromiter(
+            (
+                h3.str_to_int(h3.latlng_to_cell(a, b, CELL_RESOLUTION))
+                for a, b in zip(lat.tolist(), lon.tolist(), strict=True)
+            ),
+            dtype=np.uint64,
+            count=len(lat),
+        )
+        order = np.argsort(cells, kind="stable")
+        cells, lat, lon, ordinals = cells[order], lat[order], lon[order], ordinals[order]
+        cell_ids, starts = np.unique(cells, return_index=True)
+        centers = [h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cell_ids]
+        center_lat = np.array([c[0] for c in centers], dtype=np.float64)
+        center_lon = np.array([c[1] for c in centers], dtype=np.float64)
+        reach = np.zeros(len(cell_ids), dtype=np.float64)
+        for i, c in enumerate(cell_ids):
+            boundary = np.array(h3.cell_to_boundary(h3.int_to_str(int(c))))
+            reach[i] = _haversine_km(
+                boundary[:, 0], boundary[:, 1], center_lat[i], center_lon[i]
+            ).max()
+        folder = partial / "location"
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "ordinal": ordinals,
+            "latitude": lat,
+            "longitude": lon,
+            "cell_ids": cell_ids,
+            "cell_starts": np.append(starts, len(cells)).astype(np.int64),
+            "cell_latitude": center_lat,
+            "cell_longitude": center_lon,
+            # A little more than the farthest vertex, so rounding never hides a ping.
+            "cell_reach_km": reach * 1.01 + 0.001,
+        }
+        for name, values in arrays.items():
+            with open(folder / f"{name}.npy", "wb") as handle:
+                np.save(handle, values)
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    def _collect_garbage(self, keep: str) -> None:
+        builds = sorted(p for p in (self.root / "builds").iterdir() if p.is_dir())
+        finished = [p for p in builds if not p.name.endswith(".partial")]
+        for stale in [p for p in builds if p.name.endswith(".partial")] + finished[:-KEEP_BUILDS]:
+            if stale.name != keep:
+                shutil.rmtree(stale, ignore_errors=True)

@@ -1,0 +1,286 @@
+"""Membership from a published index: one function per segment type, as docs/segments.md says.
+
+Every function returns the set of member ordinals as a roaring bitmap; sizes are their lengths.
+Parameters are plain values (the engine knows nothing of the API's models).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+import h3
+import numpy as np
+from pyroaring import BitMap, FrozenBitMap
+
+from reach.engine.bitmaps import Family, bitmap_of
+from reach.engine.index import CELL_RESOLUTION, EARTH_RADIUS_KM
+
+PRICE_RANGES = ("Low", "Medium", "High")
+# Margin of the cell tests, in km: a ping this close to a circle is always measured exactly.
+EDGE_MARGIN_KM = 1e-6
+
+
+def _union(bitmaps: Iterable[FrozenBitMap]) -> FrozenBitMap:
+    found = list(bitmaps)
+    if not found:
+        return FrozenBitMap()
+    if len(found) == 1:
+        return found[0]
+    return FrozenBitMap.union(*found)
+
+
+class Index:
+    """A published index build, opened read-only; families load on first use."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        meta = json.loads((directory / "index.json").read_text(encoding="utf-8"))
+        self.build_id: str = meta["build_id"]
+        self.as_of = date.fromisoformat(meta["as_of"])
+        self.built_at = datetime.fromisoformat(meta["built_at"])
+        self.days = sorted(meta["days"])
+        self.windows: dict[str, int] = meta["windows"]
+        self._families: dict[str, Family] = {}
+        self._advertiser_countries: dict[str, list[str]] = json.loads(
+            (directory / "advertiser_countries.json").read_text(encoding="utf-8")
+        )
+        self._location: dict[str, np.ndarray[Any, Any]] | None = None
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _family(self, name: str) -> Family:
+        family = self._families.get(name)
+        if family is None:
+            family = self._families[name] = Family(self.directory / "families" / name)
+        return family
+
+    def _day_family(self, day: str, name: str) -> Family | None:
+        key = f"{day}/{name}"
+        family = self._families.get(key)
+        if family is None:
+            path = self.directory / "days" / day / name
+            if not Path(f"{path}.json").exists():
+                return None
+            family = self._families[key] = Family(path)
+        return family
+
+    def _days_ago(self, low: int, high: int) -> list[str]:
+        """The stored days between ``low`` and ``high`` days before the as-of day."""
+        if high < low or high < 0:
+            return []
+        first = (self.as_of - timedelta(days=high)).isoformat()
+        last = (self.as_of - timedelta(days=max(low, 0))).isoformat()
+        return [day for day in self.days if first <= day <= last]
+
+    def _daily(self, name: str, key: tuple[Any, ...], low: int, high: int) -> FrozenBitMap:
+        found = []
+        for day in self._days_ago(low, high):
+            family = self._day_family(day, name)
+            if family is not None:
+                found.append(family.get(key))
+        return _union(found)
+
+    # --- building blocks ---------------------------------------------------------------------
+
+    def universe(self) -> FrozenBitMap:
+        return self._family("universe").get(())
+
+    def visitors(self, advertiser_id: int, low: int, high: int) -> FrozenBitMap:
+        """Users who visited the advertiser on a day between ``low`` and ``high`` days ago."""
+        return self._daily("visitors", (advertiser_id,), low, high)
+
+    def buyers(self, advertiser_id: int, low: int, high: int) -> FrozenBitMap:
+        return self._daily("buyers", (advertiser_id,), low, high)
+
+    def active(self, low: int, high: int) -> FrozenBitMap:
+        return self._daily("active", (), low, high)
+
+    def country(self, code: str) -> FrozenBitMap:
+        return self._family("country").get((code,))
+
+    def advertiser_countries(self, advertiser_id: int) -> list[str]:
+        return self._advertiser_countries.get(str(advertiser_id), [])
+
+    # --- segment types -----------------------------------------------------------------------
+
+    def retargeting(
+        self, advertiser_id: int, visitors_type: str, days_min: int, days_max: int
+    ) -> FrozenBitMap:
+        window = self.visitors(advertiser_id, days_min, days_max)
+        # A later visit moves a user out: their most recent visit is what counts.
+        recent = self.visitors(advertiser_id, 0, days_min - 1)
+        members = window - recent
+        if visitors_type == "All":
+            return members
+        buyers = members & self.buyers(advertiser_id, 0, days_max)
+        return buyers if visitors_type == "Buyers" else members - buyers
+
+    def prospecting(
+        self, advertiser_id: int, users_type: str, days_min: int, days_max: int
+    ) -> FrozenBitMap:
+        visited = self.visitors(advertiser_id, days_min, days_max)
+        local = _union(self.country(c) for c in self.advertiser_countries(advertiser_id))
+        prospects = (local & self.active(days_min, days_max)) - visited
+        if users_type == "Prospects":
+            return prospects
+        return prospects | (visited - self.buyers(advertiser_id, days_min, days_max))
+
+    def in_market(
+        self,
+        country: str,
+        brand_ids: Sequence[int] = (),
+        interest_ids: Sequence[str] = (),
+        price_ranges: Sequence[str] = (),
+        buying_powers: Sequence[str] = (),
+        gender: str | None = None,
+    ) -> FrozenBitMap:
+        """``interest_ids`` must already include the descendants of the interests asked for."""
+        ranges = price_ranges or PRICE_RANGES
+        if brand_ids or interest_ids:
+            brands, interests = self._family("in_market_brand"), self._family("in_market_interest")
+            matched = _union(
+                [brands.get((b, r)) for b in brand_ids for r in ranges]
+                + [interests.get((i, r)) for i in interest_ids for r in ranges]
+            )
+        else:
+            anything = self._family("in_market_any")
+            matched = _union(anything.get((r,)) for r in ranges)
+        members = matched & self.country(country)
+        if buying_powers:
+            powers = self._family("buying_power")
+            members &= _union(powers.get((p,)) for p in buying_powers)
+        if gender is not None:
+            members &= self._family("gender").get((gender,))
+        return members
+
+    def behavioral(self, category: str, country: str | None) -> FrozenBitMap:
+        family = self._family("behavioral")
+        if country is not None:
+            return family.get((category, country))
+        return _union(family.get(k) for k in family.entries() if k[0] == category)
+
+    def location(self, points: Sequence[tuple[float, float]], radius_km: float) -> BitMap:
+        """Users with a ping in the window within ``radius_km`` (great circle) of a point."""
+        arrays = self._location_arrays()
+        cell_ids = arrays["cell_ids"]
+        found: list[np.ndarray[Any, Any]] = []
+        if len(cell_ids) == 0:
+            return BitMap()
+        for lat, lon in points:
+            candidates = self._candidate_cells(cell_ids, lat, lon, radius_km)
+            if len(candidates) == 0:
+                continue
+            distance = _haversine_km(
+                arrays["cell_latitude"][candidates], arrays["cell_longitude"][candidates], lat, lon
+            )
+            reach = arrays["cell_reach_km"][candidates]
+            inside = candidates[distance + reach <= radius_km - EDGE_MARGIN_KM]
+            straddling = candidates[
+                (distance + reach > radius_km - EDGE_MARGIN_KM)
+                & (distance - reach <= radius_km + EDGE_MARGIN_KM)
+            ]
+            starts = arrays["cell_starts"]
+            if len(inside):
+                found.append(arrays["ordinal"][_slices(starts, inside)])
+            if len(straddling):
+                rows = _slices(starts, straddling)
+                near = (
+                    _haversine_km(arrays["latitude"][rows], arrays["longitude"][rows], lat, lon)
+                    <= radius_km
+                )
+                found.append(arrays["ordinal"][rows[near]])
+        if not found:
+            return BitMap()
+        return bitmap_of(np.concatenate(found))
+
+    def _location_arrays(self) -> dict[str, np.ndarray[Any, Any]]:
+        if self._location is None:
+            folder = self.directory / "location"
+            self._location = {
+                path.stem: np.load(path, mmap_mode="r") for path in folder.glob("*.npy")
+            }
+        return self._location
+
+    @staticmethod
+    def _candidate_cells(
+        cell_ids: np.ndarray[Any, Any], lat: float, lon: float, radius_km: float
+    ) -> np.ndarray[Any, Any]:
+        """Positions (in ``cell_ids``) of the stored cells that may hold pings of the circle:
+        the descendants of a disk of coarser cells that covers it."""
+        resolution = CELL_RESOLUTION
+        while resolution > 0 and h3.average_hexagon_edge_length(resolution, "km") < radius_km / 6:
+            resolution -= 1
+        edge = h3.average_hexagon_edge_length(resolution, "km")
+        # Cell centres are at least about 0.85 edge apart even where H3 is most distorted.
+        rings = math.ceil(radius_km / (0.85 * edge)) + 1
+        origin = h3.latlng_to_cell(lat, lon, resolution)
+        positions = []
+        for parent in h3.grid_disk(origin, rings):
+            low = h3.str_to_int(h3.cell_to_center_child(parent, CELL_RESOLUTION))
+            high = low
+            for digit in range(resolution + 1, CELL_RESOLUTION + 1):
+                high |= 6 << ((15 - digit) * 3)
+            start = int(np.searchsorted(cell_ids, np.uint64(low), side="left"))
+            stop = int(np.searchsorted(cell_ids, np.uint64(high), side="right"))
+            if stop > start:
+                positions.append(np.arange(start, stop))
+        if not positions:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate(positions))
+
+
+def _slices(starts: np.ndarray[Any, Any], cells: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The row positions of the pings of ``cells`` (cell ``i`` holds rows starts[i]:starts[i+1])."""
+    lengths = starts[cells + 1] - starts[cells]
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.repeat(starts[cells] - np.cumsum(lengths) + lengths, lengths)
+    rows: np.ndarray[Any, Any] = np.arange(total) + offsets
+    return rows
+
+
+def _haversine_km(
+    lat1: np.ndarray[Any, Any], lon1: np.ndarray[Any, Any], lat2: float, lon2: float
+) -> np.ndarray[Any, Any]:
+    p1, p2 = np.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lon2) - np.radians(lon1)
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * math.cos(p2) * np.sin(dl / 2) ** 2
+    distance: np.ndarray[Any, Any] = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
+    return distance
+
+
+class IndexProvider:
+    """The index in service for a data directory, swapped in as soon as a build is published.
+
+    Each call reads the small ``CURRENT`` pointer; a new build is opened (lazily) only when the
+    pointer changed, and requests already holding the old index keep using it.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pointer = data_dir / "index" / "CURRENT"
+        self._lock = Lock()
+        self._current: Index | None = None
+
+    def current(self) -> Index | None:
+        try:
+            build_id = self.pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        index = self._current
+        if index is not None and index.build_id == build_id:
+            return index
+        with self._lock:
+            if self._current is None or self._current.build_id != build_id:
+                directory = self.pointer.parent / "builds" / build_id
+                if not directory.is_dir():
+                    return self._current
+                self._current = Index(directory)
+            return self._current

@@ -1,0 +1,192 @@
+"""The event store: Parquet files under ``<data dir>/store`` and the manifest that lists them.
+
+Only files named by the manifest exist for readers; the manifest is replaced atomically, so a
+crash between writing data files and committing them leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+KINDS = ("brands", "products", "users", "identities", "events", "pings", "behavioral")
+# Reference kinds keep one current version (a later row replaces the earlier one by key);
+# the other kinds accumulate.
+REFERENCE_KINDS = ("brands", "products", "users")
+DAILY_KINDS = ("events", "pings")
+
+# The stored columns of every kind, with their DuckDB types.
+SCHEMAS: dict[str, dict[str, str]] = {
+    "brands": {"brand_id": "BIGINT", "name": "VARCHAR"},
+    "products": {
+        "advertiser_id": "BIGINT",
+        "product_id": "VARCHAR",
+        "brand_id": "BIGINT",
+        "interest_id": "VARCHAR",
+        "price": "DOUBLE",
+        "price_range": "VARCHAR",
+    },
+    "users": {
+        "ordinal": "UINTEGER",
+        "user_id": "VARCHAR",
+        "country": "VARCHAR",
+        "gender": "VARCHAR",
+        "buying_power": "VARCHAR",
+    },
+    "identities": {"ordinal": "UINTEGER", "identifier_type": "VARCHAR", "digest": "VARCHAR"},
+    "events": {
+        "time": "TIMESTAMPTZ",
+        "ordinal": "UINTEGER",
+        "advertiser_id": "BIGINT",
+        "kind": "VARCHAR",
+        "product_id": "VARCHAR",
+        "price": "DOUBLE",
+        "day": "DATE",
+    },
+    "pings": {
+        "time": "TIMESTAMPTZ",
+        "ordinal": "UINTEGER",
+        "latitude": "DOUBLE",
+        "longitude": "DOUBLE",
+        "day": "DATE",
+    },
+    "behavioral": {
+        "ordinal": "UINTEGER",
+        "category": "VARCHAR",
+        "country": "VARCHAR",
+        "start_date": "DATE",
+        "end_date": "DATE",
+    },
+}
+
+
+@dataclass
+class IngestedFile:
+    """One ingested input file, as the manifest remembers it."""
+
+    kind: str
+    sha256: str
+    source: str
+    accepted: int
+    rejected: int
+    ingested_at: str
+    days: list[str] = field(default_factory=list)
+    rejects: str | None = None
+
+
+@dataclass
+class Manifest:
+    files: list[IngestedFile] = field(default_factory=list)
+    # The data files readers use, per kind, relative to the store root.
+    current: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    # For daily kinds: which data files hold which day ("2026-11-01": [...]).
+    days: dict[str, dict[str, list[str]]] = field(
+        default_factory=lambda: {k: {} for k in DAILY_KINDS}
+    )
+
+    def knows(self, sha256: str) -> IngestedFile | None:
+        return next((f for f in self.files if f.sha256 == sha256), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": [asdict(f) for f in self.files],
+            "current": self.current,
+            "days": self.days,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Manifest:
+        manifest = cls(files=[IngestedFile(**f) for f in raw.get("files", [])])
+        manifest.current.update(raw.get("current", {}))
+        manifest.days.update(raw.get("days", {}))
+        return manifest
+
+
+@contextmanager
+def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """An advisory lock on ``path`` (shared or exclusive), released when the block ends."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class Store:
+    """The store under ``root``: its manifest, its data files, and views over them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def manifest(self) -> Manifest:
+        if not self.manifest_path.exists():
+            return Manifest()
+        return Manifest.from_json(json.loads(self.manifest_path.read_text(encoding="utf-8")))
+
+    def commit(self, manifest: Manifest) -> None:
+        write_atomically(self.manifest_path, json.dumps(manifest.to_json(), indent=1))
+
+    @contextmanager
+    def locked(self, *, shared: bool = False) -> Iterator[None]:
+        """Writers (ingestion) hold the lock alone; readers (index builds) share it, so the
+        files of the manifest they read stay in place until they are done."""
+        with file_lock(self.root / ".lock", shared=shared):
+            yield
+
+    def files(self, kind: str, manifest: Manifest | None = None) -> list[Path]:
+        manifest = manifest or self.manifest()
+        return [self.root / name for name in manifest.current[kind]]
+
+    def create_views(
+        self, con: duckdb.DuckDBPyConnection, manifest: Manifest | None = None, prefix: str = ""
+    ) -> None:
+        """A view per kind over its current files (an empty table when it has none)."""
+        manifest = manifest or self.manifest()
+        for kind, columns in SCHEMAS.items():
+            files = self.files(kind, manifest)
+            name = f"{prefix}{kind}"
+            if files:
+                listed = ", ".join(f"'{f}'" for f in files)
+                selected = ", ".join(columns)
+                con.execute(
+                    f"CREATE OR REPLACE VIEW {name} AS SELECT {selected} "  # noqa: S608
+                    f"FROM read_parquet([{listed}], union_by_name = true)"
+                )
+            else:
+                defined = ", ".join(f"{c} {t}" for c, t in columns.items())
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({defined})")

@@ -1,0 +1,70 @@
+"""Size answers: the privacy floor and the freshness of the index behind a number."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any, ClassVar
+
+from reach.kit.problems import Problem, ProblemType
+
+
+class IndexUnavailable(Problem):
+    status = 503
+    type: ClassVar[ProblemType] = "availability"
+    code = "index-unavailable"
+    title = "No index has been built yet"
+
+
+class SizeUnavailable(Problem):
+    type: ClassVar[ProblemType] = "availability"
+    code = "size-unavailable"
+    title = "This size cannot be computed yet"
+
+
+class SizeBelowFloor(Problem):
+    code = "size-below-privacy-floor"
+    title = "The size is too small to be reported"
+
+
+class IndexStale(Problem):
+    type: ClassVar[ProblemType] = "availability"
+    code = "index-stale"
+    title = "The sizes come from old data"
+
+
+def reported(size: int, floor: int) -> int | None:
+    """A size as answered: below the floor it is withheld, so no small group is singled out."""
+    return size if size >= floor else None
+
+
+def floor_warning(floor: int, path: str) -> Problem:
+    return SizeBelowFloor(
+        f"Fewer than {floor} people: the size is withheld (REACH_MIN_REPORTED_SIZE)",
+        source={"size": path},
+    )
+
+
+def freshness(
+    as_of: date, built_at: datetime, now: datetime, max_age_hours: float
+) -> list[Problem]:
+    """A warning when the newest data of the index is older than ``max_age_hours``."""
+    data_end = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=now.tzinfo)
+    age = now - data_end
+    if age <= timedelta(hours=max_age_hours):
+        return []
+    hours = age.total_seconds() / 3600
+    return [
+        IndexStale(
+            f"The newest data of the index is from {as_of.isoformat()} ({hours:.0f} hours old;"
+            f" index built {built_at.isoformat(timespec='seconds')}); ingest newer data and run"
+            " `reach index build`"
+        )
+    ]
+
+
+def freshness_headers(as_of: date, built_at: datetime) -> dict[str, Any]:
+    """Every size answer says which data it comes from."""
+    return {
+        "x-reach-index-as-of": as_of.isoformat(),
+        "x-reach-index-built-at": built_at.isoformat(timespec="seconds"),
+    }

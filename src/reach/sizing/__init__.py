@@ -1,0 +1,1 @@
+"""Sizes: how many people a segment, an audience or a definition reaches, from the index."""

@@ -1,0 +1,288 @@
+"""Size logic: compute-sizes and estimate-size for segments and audiences, in-market list sizes.
+
+Every number comes from the published index (docs/segments.md); sizes below the privacy floor
+are withheld (null, with a warning) and every answer tells how fresh its data is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from threading import Lock
+
+from pyroaring import AbstractBitMap, FrozenBitMap
+from sqlalchemy.orm import Session
+
+from reach.audience import algebra
+from reach.audience.errors import AudienceNotFound
+from reach.audience.repository import AudienceRepository
+from reach.audience.schemas import (
+    AudienceComputeSizeEntityV1Resource,
+    AudienceEstimateSizeInputV1,
+)
+from reach.audience.service import AudienceService
+from reach.audience_segment.errors import SegmentNotFound
+from reach.audience_segment.membership import in_market_members, members
+from reach.audience_segment.repository import AudienceSegmentRepository
+from reach.audience_segment.rules import SegmentRules
+from reach.audience_segment.schemas import (
+    AudienceSegmentComputeSizeEntityV1Resource,
+    AudienceSegmentEstimateSizeInputV1,
+    InMarketV1,
+)
+from reach.config import Settings
+from reach.engine.query import Index
+from reach.kit.access import item_advertiser
+from reach.kit.bulk import BulkResult, check_item_count
+from reach.kit.clock import Clock
+from reach.kit.findings import Findings, bulk_target
+from reach.kit.ids import parse_ids
+from reach.kit.problems import Invalid, Problem, RequestProblems, RequiredField
+from reach.kit.sizes import IndexUnavailable, SizeUnavailable, floor_warning, freshness, reported
+from reach.models import AudienceSegment
+from reach.reference.repository import BrandRepository
+from reach.reference.taxonomy import taxonomy
+
+
+@dataclass
+class Sized:
+    """The answer of a size operation: sizes by id (or one estimate), problems and warnings."""
+
+    result: BulkResult[tuple[int, int | None]] = field(default_factory=BulkResult)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def require(index: Index | None) -> Index:
+    if index is None:
+        raise IndexUnavailable(
+            "No index is in service: ingest event data and run `reach index build`"
+        )
+    return index
+
+
+class SizingService:
+    def __init__(
+        self, session: Session, settings: Settings, clock: Clock, index: Index | None
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.clock = clock
+        self.index = require(index)
+        self.segments = AudienceSegmentRepository(session)
+        self.audiences = AudienceRepository(session)
+
+    def _report(self, size: int, path: str, warnings: list[Problem]) -> int | None:
+        shown = reported(size, self.settings.min_reported_size)
+        if shown is None:
+            warnings.append(floor_warning(self.settings.min_reported_size, path))
+        return shown
+
+    def _fresh(self) -> list[Problem]:
+        return freshness(
+            self.index.as_of,
+            self.index.built_at,
+            self.clock.now(),
+            self.settings.index_max_age_hours,
+        )
+
+    def _segment_members(self, segment: AudienceSegment) -> AbstractBitMap:
+        return members(
+            self.index, self.settings, segment.type, segment.advertiser_id, segment.definition
+        )
+
+    # --- segments ----------------------------------------------------------------------------
+
+    def segment_sizes(
+        self, reachable: frozenset[int], items: Sequence[AudienceSegmentComputeSizeEntityV1Resource]
+    ) -> Sized:
+        check_item_count(items, self.settings.max_bulk_items)
+        existing = self.segments.by_ids(parse_ids(item.id for item in items), reachable)
+        sized = Sized(warnings=self._fresh())
+        seen: set[int] = set()
+        for index, item in enumerate(items):
+            f = Findings()
+            segment = bulk_target(item.id, existing, seen, f, SegmentNotFound, "Segment")
+            if segment is None:
+                sized.result.fail(index, f.problems)
+                continue
+            try:
+                size = len(self._segment_members(segment))
+            except SizeUnavailable as problem:
+                problem.source = {"id": "id"}
+                sized.result.fail(index, [problem])
+                continue
+            shown = self._report(size, f"data/{index}/attributes/size", sized.warnings)
+            sized.result.data.append((segment.id, shown))
+        return sized
+
+    def estimate_segment(
+        self, reachable: frozenset[int], body: AudienceSegmentEstimateSizeInputV1
+    ) -> Sized:
+        f = Findings()
+        attrs = body.data.attributes if body.data is not None else None
+        if attrs is None:
+            raise RequestProblems(
+                [
+                    RequiredField(
+                        "'data/attributes' is required", source={"attributes": "data/attributes"}
+                    )
+                ]
+            )
+        advertiser_id = item_advertiser(attrs.advertiser_id, reachable, f)
+        rules = SegmentRules(
+            self.settings,
+            taxonomy(),
+            BrandRepository(self.session).existing_ids(
+                parse_ids(attrs.in_market.brand_ids or []) if attrs.in_market else []
+            ),
+        )
+        bitmap: AbstractBitMap | None = None
+        if (attrs.in_market is None) == (attrs.location is None):
+            f.add(
+                Invalid,
+                "Estimate exactly one definition: inMarket or location",
+                "type",
+                "attributes",
+            )
+        elif attrs.in_market is not None:
+            spec = rules.in_market(attrs.in_market, f, "attributes/inMarket")
+            if spec is not None and not f:
+                bitmap = in_market_members(self.index, spec)
+        elif attrs.location is not None:
+            loc = rules.location(attrs.location, f, "attributes/location")
+            if loc is not None and not f:
+                bitmap = members(self.index, self.settings, "Location", 0, loc.model_dump())
+        if f or bitmap is None or advertiser_id is None:
+            raise RequestProblems(p.within("data") for p in f.problems)
+        sized = Sized(warnings=self._fresh())
+        sized.result.data.append(
+            (advertiser_id, self._report(len(bitmap), "data/attributes/size", sized.warnings))
+        )
+        return sized
+
+    # --- audiences ---------------------------------------------------------------------------
+
+    def audience_sizes(
+        self, reachable: frozenset[int], items: Sequence[AudienceComputeSizeEntityV1Resource]
+    ) -> Sized:
+        check_item_count(items, self.settings.max_bulk_items)
+        existing = self.audiences.by_ids(parse_ids(item.id for item in items), reachable)
+        leaves: set[int] = set()
+        trees = {}
+        for audience_id, stored in existing.items():
+            node, _ = algebra.parse(stored.algebra)
+            if node is not None:
+                trees[audience_id] = node
+                leaves |= parse_ids(algebra.segment_ids(node))
+        segments = self.segments.by_ids(leaves, reachable)
+        cache: dict[int, AbstractBitMap] = {}
+        sized = Sized(warnings=self._fresh())
+        seen: set[int] = set()
+        for index, item in enumerate(items):
+            f = Findings()
+            audience = bulk_target(item.id, existing, seen, f, AudienceNotFound, "Audience")
+            if audience is None:
+                sized.result.fail(index, f.problems)
+                continue
+            try:
+                size = len(
+                    algebra.evaluate(trees[audience.id], partial(self._leaf, segments, cache))
+                )
+            except SizeUnavailable as problem:
+                problem.source = {"id": "id"}
+                sized.result.fail(index, [problem])
+                continue
+            shown = self._report(size, f"data/{index}/attributes/size", sized.warnings)
+            sized.result.data.append((audience.id, shown))
+        return sized
+
+    def _leaf(
+        self, segments: dict[int, AudienceSegment], cache: dict[int, AbstractBitMap], raw: str
+    ) -> AbstractBitMap:
+        segment_id = int(raw)
+        if segment_id not in cache:
+            cache[segment_id] = self._segment_members(segments[segment_id])
+        return cache[segment_id]
+
+    def estimate_audience(
+        self, reachable: frozenset[int], body: AudienceEstimateSizeInputV1
+    ) -> Sized:
+        attrs = body.data.attributes if body.data is not None else None
+        if attrs is None:
+            raise RequestProblems(
+                [
+                    RequiredField(
+                        "'data/attributes' is required", source={"attributes": "data/attributes"}
+                    )
+                ]
+            )
+        f = Findings()
+        advertiser_id = item_advertiser(attrs.advertiser_id, reachable, f)
+        audiences = AudienceService(self.session, self.settings, self.clock)
+        segments = audiences.segments_named([attrs.algebra], reachable)
+        checked = audiences.check_algebra(attrs.algebra, advertiser_id, segments, f)
+        if f or checked is None or advertiser_id is None:
+            raise RequestProblems(p.within("data") for p in f.problems)
+        node, _ = algebra.parse(checked[0])
+        assert node is not None
+        cache: dict[int, AbstractBitMap] = {}
+        size = len(algebra.evaluate(node, partial(self._leaf, segments, cache)))
+        sized = Sized(warnings=self._fresh())
+        sized.result.data.append(
+            (advertiser_id, self._report(size, "data/attributes/size", sized.warnings))
+        )
+        return sized
+
+
+class InMarketSizes:
+    """Sizes of the in-market lists per country, cached per index build (they change only
+    when a new build is published)."""
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._cache: dict[tuple[str, str, str], dict[str, int]] = {}
+
+    def _cached(
+        self, key: tuple[str, str, str], compute: Callable[[], dict[str, int]]
+    ) -> dict[str, int]:
+        with self._lock:
+            found = self._cache.get(key)
+        if found is None:
+            found = compute()
+            with self._lock:
+                # Keep only the builds in use: a new build makes older entries useless.
+                self._cache = {k: v for k, v in self._cache.items() if k[0] == key[0]}
+                self._cache[key] = found
+        return found
+
+    def brands(self, index: Index, country: str, brand_ids: Sequence[int]) -> dict[str, int]:
+        def compute() -> dict[str, int]:
+            return {
+                str(b): len(
+                    in_market_members(index, InMarketV1(country=country, brand_ids=[str(b)]))
+                )
+                for b in brand_ids
+            }
+
+        return self._cached((index.build_id, "brands", country), compute)
+
+    def interests(self, index: Index, country: str) -> dict[str, int]:
+        def compute() -> dict[str, int]:
+            tree = taxonomy()
+            sizes: dict[str, int] = {}
+
+            def subtree(interest_id: str) -> AbstractBitMap:
+                # Post-order: each node's users are its own plus its children's.
+                own = index.in_market(country, interest_ids=[interest_id])
+                parts = [own, *(subtree(child) for child in tree.children.get(interest_id, []))]
+                found = FrozenBitMap.union(*parts) if len(parts) > 1 else own
+                sizes[interest_id] = len(found)
+                return found
+
+            for interest in tree.interests.values():
+                if interest.parent_id is None:
+                    subtree(interest.id)
+            return sizes
+
+        return self._cached((index.build_id, "interests", country), compute)
