@@ -49,7 +49,15 @@ def ingest_all(store: Store, data: Path) -> None:
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> Indexed:
     root = tmp_path_factory.mktemp("engine")
     data = root / "data"
-    generate(data, users=3000, days=45, advertisers=3, seed=11, end_date=END)
+    generate(
+        data,
+        users=3000,
+        days=45,
+        advertisers=3,
+        seed=11,
+        end_date=END,
+        interests=taxonomy().leaves(),
+    )
     store = Store(root / "reach" / "store")
     ingest_all(store, data)
     IndexBuilder(store, root / "reach").build()

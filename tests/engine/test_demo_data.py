@@ -26,6 +26,7 @@ from reach.reference.countries import normalise_country
 from reach.reference.taxonomy import taxonomy
 
 END = date(2026, 11, 28)
+LEAVES = taxonomy().leaves()
 USERS, DAYS, ADVERTISERS = 3000, 14, 3
 
 STRING, INT64, DOUBLE = pa.string(), pa.int64(), pa.float64()
@@ -76,7 +77,15 @@ PATTERNS = {
 
 
 def make(out: Path, *, seed: int = 7, users: int = USERS, days: int = DAYS) -> DemoSummary:
-    return generate(out, users=users, days=days, advertisers=ADVERTISERS, seed=seed, end_date=END)
+    return generate(
+        out,
+        users=users,
+        days=days,
+        advertisers=ADVERTISERS,
+        seed=seed,
+        end_date=END,
+        interests=LEAVES,
+    )
 
 
 def contents(directory: Path) -> dict[str, bytes]:
@@ -411,7 +420,13 @@ class TestChunks:
     ) -> None:
         with pytest.raises(ValueError, match="positive"):
             generate(
-                tmp_path, users=users, days=days, advertisers=advertisers, seed=1, end_date=END
+                tmp_path,
+                users=users,
+                days=days,
+                advertisers=advertisers,
+                seed=1,
+                end_date=END,
+                interests=LEAVES,
             )
 
 
@@ -424,7 +439,15 @@ class TestCommand:
         assert result.exit_code == 0, result.output
         assert "events-00000.parquet" in result.stdout
         assert "truth/taste_groups.parquet" in result.stdout
-        generate(tmp_path / "api", users=200, days=3, advertisers=2, seed=3, end_date=END)
+        generate(
+            tmp_path / "api",
+            users=200,
+            days=3,
+            advertisers=2,
+            seed=3,
+            end_date=END,
+            interests=LEAVES,
+        )
         assert contents(tmp_path / "cli") == contents(tmp_path / "api")
 
     def test_refuses_a_size_of_zero(self, tmp_path: Path) -> None:

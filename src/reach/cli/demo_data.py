@@ -23,6 +23,7 @@ from rich.table import Table
 from reach.cli.context import err
 from reach.engine.demo_data import generate
 from reach.kit.clock import SystemClock
+from reach.reference.taxonomy import taxonomy
 
 out = Console()
 
@@ -71,6 +72,7 @@ def demo_data(
             advertisers=advertisers,
             seed=seed,
             end_date=last_day,
+            interests=taxonomy().leaves(),
             progress=report,
         )
     elapsed = time.perf_counter() - started

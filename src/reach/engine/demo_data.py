@@ -16,8 +16,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from reach.reference.taxonomy import taxonomy
-
 Progress = Callable[[str, int, int], None]
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
@@ -310,9 +308,12 @@ def generate(
     advertisers: int,
     seed: int,
     end_date: date,
+    interests: Sequence[tuple[str, str]],
     progress: Progress | None = None,
 ) -> DemoSummary:
     """Write the demo data set into ``out``; the same arguments always give the same bytes.
+
+    ``interests`` are the leaves of the product taxonomy, as (id, path) pairs.
 
     Users ``u00000001``, ... may have the e-mail ``user1@example.com``, ... (hashed), so a
     contact list can be built that matches them. Earlier ``events-*``/``pings-*`` files in
@@ -332,7 +333,7 @@ def generate(
         _write(out / name, table)
         rows[name] = table.num_rows
 
-    catalogue = _catalogue(_rng(seed, CATALOGUE), users, advertisers)
+    catalogue = _catalogue(_rng(seed, CATALOGUE), users, advertisers, interests)
     write("brands.parquet", catalogue.brands_table())
     write("products.parquet", catalogue.products_table())
     report("catalogue", 1, 1)
@@ -476,17 +477,16 @@ def _brand_pools(rng: np.random.Generator, names: Sequence[str]) -> _Pools:
     return _Pools.build(tastes, brands, popularity[brands], len(TASTES))
 
 
-def _interest_pools(rng: np.random.Generator) -> tuple[list[str], _Pools]:
+def _interest_pools(
+    rng: np.random.Generator, leaves: Sequence[tuple[str, str]]
+) -> tuple[list[str], _Pools]:
     """Taxonomy leaves by taste: a taste's paths share equally, their leaves Zipf-wise."""
-    reference = taxonomy()
-    parents = {i.parent_id for i in reference.interests.values()}
-    leaves = [i for i in reference.interests.values() if i.id not in parents]
     ids: list[str] = []
     position: dict[str, int] = {}
     rows: list[tuple[int, int, float]] = []
     for taste_number, taste in enumerate(TASTES):
         for path in taste.interests:
-            below = [i.id for i in leaves if i.path == path or i.path.startswith(path + " > ")]
+            below = [i for i, p in leaves if p == path or p.startswith(path + " > ")]
             if not below:
                 raise LookupError(f"no taxonomy leaf below {path!r}")
             weights = _zipf(len(below), 0.8, rng)
@@ -504,12 +504,14 @@ def _interest_pools(rng: np.random.Generator) -> tuple[list[str], _Pools]:
     return ids, pools
 
 
-def _catalogue(rng: np.random.Generator, users: int, advertisers: int) -> _Catalogue:
+def _catalogue(
+    rng: np.random.Generator, users: int, advertisers: int, leaves: Sequence[tuple[str, str]]
+) -> _Catalogue:
     n_tastes = len(TASTES)
     synthetic = range(len(BRANDS) + 1, len(BRANDS) + 1 + BRANDS_PER_ADVERTISER * advertisers)
     names = [*BRANDS, *(f"Brand {n}" for n in synthetic)]
     brand_pools = _brand_pools(rng, names)
-    interest_ids, interest_pools = _interest_pools(rng)
+    interest_ids, interest_pools = _interest_pools(rng, leaves)
     # Products: each advertiser sells mostly to a lead taste, a little to the others.
     base = min(max(users // 20, 50), 5000)
     sizes = np.maximum(1, np.rint(base * rng.uniform(0.6, 1.4, advertisers))).astype(np.int64)

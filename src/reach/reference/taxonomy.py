@@ -36,6 +36,10 @@ class Taxonomy:  # not slotted: cached_property needs an instance dictionary
                 children.setdefault(interest.parent_id, []).append(interest.id)
         return children
 
+    def leaves(self) -> list[tuple[str, str]]:
+        """(id, path) of every interest without sub-interests, in file order."""
+        return [(i.id, i.path) for i in self.interests.values() if i.id not in self.children]
+
     def descendants(self, interest_id: str) -> set[str]:
         """The node and everything below it (an interest includes its sub-interests)."""
         found = {interest_id}
