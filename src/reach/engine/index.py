@@ -13,22 +13,30 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import h3
+import h3.api.basic_int as h3
 import numpy as np
+import pyarrow as pa
 from pyroaring import BitMap
 
 from reach.engine.bitmaps import Key, atoms, write_family
-from reach.engine.rules import ADVERTISER_COUNTRIES, LOCATION_PINGS, RULES, grouped
+from reach.engine.rules import (
+    ADVERTISER_COUNTRIES,
+    LOCATION_PINGS,
+    RELATIONS,
+    RULES,
+    Rule,
+    grouped,
+)
 from reach.engine.store import Store, file_lock, write_atomically
 
 FORMAT_VERSION = 1
-CELL_RESOLUTION = 7
 EARTH_RADIUS_KM = 6371.0088
 KEEP_BUILDS = 2
 BATCH_ROWS = 4096
@@ -69,6 +77,26 @@ def current_build(data_dir: Path) -> Path | None:
         return None
     build = index_root(data_dir) / "builds" / pointer.read_text(encoding="utf-8").strip()
     return build if build.is_dir() else None
+
+
+def _prefetched(
+    con: duckdb.DuckDBPyConnection, rules: dict[str, Rule]
+) -> Iterator[tuple[str, Rule, pa.Table]]:
+    """Each rule's atoms as an Arrow table, the next one computed by DuckDB (in a worker
+    thread, off the GIL) while the caller turns the current one into bitmaps."""
+
+    def fetch(rule: Rule) -> pa.Table:
+        return con.sql(grouped(rule)).to_arrow_table()
+
+    items = list(rules.items())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = pool.submit(fetch, items[0][1]) if items else None
+        for position, (name, rule) in enumerate(items):
+            assert upcoming is not None
+            table = upcoming.result()
+            if position + 1 < len(items):
+                upcoming = pool.submit(fetch, items[position + 1][1])
+            yield name, rule, table
 
 
 def _haversine_km(
@@ -183,13 +211,16 @@ class IndexBuilder:
                 if todo:
                     con.executemany("INSERT INTO build_days VALUES (?)", [(d,) for d in todo])
                 total = len(RULES) + 2
-                for step, (name, rule) in enumerate(RULES.items()):
+                for name, sql in RELATIONS.items():
+                    self.progress(f"relation: {name}", 0, total)
+                    con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
+                for step, (name, rule, table) in enumerate(_prefetched(con, RULES)):
                     self.progress(f"atoms: {name}", step, total)
-                    batches = con.sql(grouped(rule)).to_arrow_reader(BATCH_ROWS)
+                    found = atoms(table.to_reader(BATCH_ROWS), rule.keys)
                     if rule.daily:
-                        self._daily_family(partial, name, atoms(batches, rule.keys), todo)
+                        self._daily_family(partial, name, found, todo)
                     else:
-                        write_family(partial / "families" / name, atoms(batches, rule.keys))
+                        write_family(partial / "families" / name, found)
                 self.progress("advertiser countries", total - 2, total)
                 countries: dict[str, list[str]] = {}
                 for advertiser_id, country in con.execute(ADVERTISER_COUNTRIES).fetchall():
@@ -227,23 +258,16 @@ class IndexBuilder:
         ordinals = table["ordinal"].to_numpy().astype(np.uint32)
         lat = table["latitude"].to_numpy()
         lon = table["longitude"].to_numpy()
-        cells = np.fromiter(
-            (
-                h3.str_to_int(h3.latlng_to_cell(a, b, CELL_RESOLUTION))
-                for a, b in zip(lat.tolist(), lon.tolist(), strict=True)
-            ),
-            dtype=np.uint64,
-            count=len(lat),
-        )
+        cells = table["cell"].to_numpy().astype(np.uint64)
         order = np.argsort(cells, kind="stable")
         cells, lat, lon, ordinals = cells[order], lat[order], lon[order], ordinals[order]
         cell_ids, starts = np.unique(cells, return_index=True)
-        centers = [h3.cell_to_latlng(h3.int_to_str(int(c))) for c in cell_ids]
+        centers = [h3.cell_to_latlng(int(c)) for c in cell_ids]
         center_lat = np.array([c[0] for c in centers], dtype=np.float64)
         center_lon = np.array([c[1] for c in centers], dtype=np.float64)
         reach = np.zeros(len(cell_ids), dtype=np.float64)
         for i, c in enumerate(cell_ids):
-            boundary = np.array(h3.cell_to_boundary(h3.int_to_str(int(c))))
+            boundary = np.array(h3.cell_to_boundary(int(c)))
             reach[i] = _haversine_km(
                 boundary[:, 0], boundary[:, 1], center_lat[i], center_lon[i]
             ).max()

@@ -14,8 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import h3.api.basic_int as h3
+import pyarrow as pa
+from duckdb.func import PythonUDFType
 
 from reach.engine.store import (
+    CELL_RESOLUTION,
     DAILY_KINDS,
     KINDS,
     REFERENCE_KINDS,
@@ -82,6 +86,17 @@ NULLABLE = {
     "users": {"gender", "buying_power"},
     "events": {"product_id", "price"},
 }
+
+
+def _h3_cells(latitudes: pa.Array, longitudes: pa.Array) -> pa.Array:
+    cell = h3.latlng_to_cell
+    return pa.array(
+        [
+            cell(lat, lon, CELL_RESOLUTION)
+            for lat, lon in zip(latitudes.to_pylist(), longitudes.to_pylist(), strict=True)
+        ],
+        type=pa.uint64(),
+    )
 
 
 class IngestError(Exception):
@@ -321,6 +336,14 @@ class Ingestor:
         con.execute("CREATE TEMP TABLE taxonomy (id VARCHAR)")
         con.executemany("INSERT INTO taxonomy VALUES (?)", [(i,) for i in self.interests])
 
+        if kind == "pings":
+            con.create_function(
+                "h3_cell",
+                _h3_cells,
+                [duckdb.sqltype("DOUBLE"), duckdb.sqltype("DOUBLE")],
+                duckdb.sqltype("UBIGINT"),
+                type=PythonUDFType.ARROW,
+            )
         self.progress(f"{path.name}: reading")
         try:
             con.execute(f"CREATE VIEW raw AS SELECT * FROM {_reader(path)}")  # noqa: S608
@@ -441,6 +464,7 @@ class Ingestor:
                 "THEN lower(digest) ELSE digest END"
             ),
             "day": "CAST(time AS DATE)",
+            "cell": "h3_cell(latitude, longitude)",
         }
         columns = [f"CAST({expressions.get(c, c)} AS {t}) AS {c}" for c, t in schema.items()]
         return f"SELECT {', '.join(columns)} FROM t WHERE reason IS NULL"  # noqa: S608

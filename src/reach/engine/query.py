@@ -14,12 +14,13 @@ from pathlib import Path
 from threading import Lock
 from typing import Any
 
-import h3
+import h3.api.basic_int as h3
 import numpy as np
 from pyroaring import BitMap, FrozenBitMap
 
 from reach.engine.bitmaps import Family, bitmap_of
-from reach.engine.index import CELL_RESOLUTION, EARTH_RADIUS_KM
+from reach.engine.index import EARTH_RADIUS_KM
+from reach.engine.store import CELL_RESOLUTION
 
 PRICE_RANGES = ("Low", "Medium", "High")
 # Margin of the cell tests, in km: a ping this close to a circle is always measured exactly.
@@ -222,7 +223,7 @@ class Index:
         origin = h3.latlng_to_cell(lat, lon, resolution)
         positions = []
         for parent in h3.grid_disk(origin, rings):
-            low = h3.str_to_int(h3.cell_to_center_child(parent, CELL_RESOLUTION))
+            low = h3.cell_to_center_child(parent, CELL_RESOLUTION)
             high = low
             for digit in range(resolution + 1, CELL_RESOLUTION + 1):
                 high |= 6 << ((15 - digit) * 3)

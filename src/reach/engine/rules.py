@@ -1,11 +1,13 @@
 """The rules that turn stored events into bitmap atoms, written once in standard SQL.
 
 Every rule is a query over the store's views (``events``, ``pings``, ``users``, ``products``,
-``behavioral``, ``identities``) and two tables the build provides: ``params`` (one row:
-``as_of``, ``in_market_from``, ``location_from``) and ``build_days`` (the days whose per-day
-atoms are computed). A bitmap rule selects key columns and an ``ordinal``; the atoms are the sets
-of ordinals per key. The SQL is DuckDB's dialect, which DuckDB runs here; ``transpile`` turns
-it into another engine's dialect (e.g. Spark) so a distributed executor can run the same rules.
+``behavioral``, ``identities``), the ``RELATIONS`` below, and two tables the build provides:
+``params`` (one row: ``as_of``, ``in_market_from``, ``location_from``) and ``build_days`` (the
+days whose per-day atoms are computed). A bitmap rule selects key columns and an ``ordinal``;
+the atoms are the sets of ordinals per key (bitmaps are sets, so a rule need not remove
+duplicate rows: DISTINCT would only cost time). The SQL is DuckDB's dialect, which DuckDB runs
+here; ``transpile`` turns it into another engine's dialect (e.g. Spark), so that a distributed
+executor can run the same rules.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ RULES: dict[str, Rule] = {
         keys=("advertiser_id", "day"),
         daily=True,
         sql="""
-            SELECT DISTINCT advertiser_id, day, ordinal
+            SELECT advertiser_id, day, ordinal
             FROM events
             WHERE day IN (SELECT day FROM build_days)
         """,
@@ -40,7 +42,7 @@ RULES: dict[str, Rule] = {
         keys=("advertiser_id", "day"),
         daily=True,
         sql="""
-            SELECT DISTINCT advertiser_id, day, ordinal
+            SELECT advertiser_id, day, ordinal
             FROM events
             WHERE kind = 'sale' AND day IN (SELECT day FROM build_days)
         """,
@@ -50,7 +52,7 @@ RULES: dict[str, Rule] = {
         keys=("day",),
         daily=True,
         sql="""
-            SELECT DISTINCT day, ordinal
+            SELECT day, ordinal
             FROM (
                 SELECT day, ordinal FROM events
                 UNION ALL
@@ -68,57 +70,53 @@ RULES: dict[str, Rule] = {
         sql="SELECT buying_power, ordinal FROM users WHERE buying_power IS NOT NULL",
     ),
     "universe": Rule(keys=(), sql="SELECT ordinal FROM users"),
-    # In market: a view, basket or sale in the last 90 days of a product, by its brand...
+    # In market: a view, basket or sale in the window of a product, by the product's brand...
     "in_market_brand": Rule(
         keys=("brand_id", "price_range"),
         sql="""
-            SELECT DISTINCT p.brand_id, p.price_range, e.ordinal
-            FROM events AS e
-            JOIN products AS p
-              ON p.advertiser_id = e.advertiser_id AND p.product_id = e.product_id
-            CROSS JOIN params
-            WHERE e.kind IN ('view', 'basket', 'sale')
-              AND e.day BETWEEN params.in_market_from AND params.as_of
-              AND p.brand_id IS NOT NULL
+            SELECT brand_id, price_range, ordinal
+            FROM in_market_hits
+            WHERE brand_id IS NOT NULL
         """,
     ),
     # ...by its interest (a query combines the interest with its descendants)...
     "in_market_interest": Rule(
         keys=("interest_id", "price_range"),
         sql="""
-            SELECT DISTINCT p.interest_id, p.price_range, e.ordinal
-            FROM events AS e
-            JOIN products AS p
-              ON p.advertiser_id = e.advertiser_id AND p.product_id = e.product_id
-            CROSS JOIN params
-            WHERE e.kind IN ('view', 'basket', 'sale')
-              AND e.day BETWEEN params.in_market_from AND params.as_of
-              AND p.interest_id IS NOT NULL
+            SELECT interest_id, price_range, ordinal
+            FROM in_market_hits
+            WHERE interest_id IS NOT NULL
         """,
     ),
     # ...and any product at all, for definitions without brands or interests.
     "in_market_any": Rule(
         keys=("price_range",),
-        sql="""
-            SELECT DISTINCT p.price_range, e.ordinal
-            FROM events AS e
-            JOIN products AS p
-              ON p.advertiser_id = e.advertiser_id AND p.product_id = e.product_id
-            CROSS JOIN params
-            WHERE e.kind IN ('view', 'basket', 'sale')
-              AND e.day BETWEEN params.in_market_from AND params.as_of
-        """,
+        sql="SELECT price_range, ordinal FROM in_market_hits",
     ),
     # Behavioral memberships valid on the as-of day.
     "behavioral": Rule(
         keys=("category", "country"),
         sql="""
-            SELECT DISTINCT b.category, b.country, b.ordinal
+            SELECT b.category, b.country, b.ordinal
             FROM behavioral AS b
             CROSS JOIN params
             WHERE b.start_date <= params.as_of AND b.end_date >= params.as_of
         """,
     ),
+}
+
+# Intermediate relations, materialised once per build before the rules that read them.
+RELATIONS = {
+    # Who looked at, carted or bought which kind of product in the in-market window.
+    "in_market_hits": """
+        SELECT e.ordinal, p.brand_id, p.interest_id, p.price_range
+        FROM events AS e
+        JOIN products AS p
+          ON p.advertiser_id = e.advertiser_id AND p.product_id = e.product_id
+        CROSS JOIN params
+        WHERE e.kind IN ('view', 'basket', 'sale')
+          AND e.day BETWEEN params.in_market_from AND params.as_of
+    """,
 }
 
 # Relations that are not bitmaps.
@@ -131,7 +129,7 @@ ADVERTISER_COUNTRIES = """
     ORDER BY e.advertiser_id, u.country
 """
 LOCATION_PINGS = """
-    SELECT DISTINCT ordinal, latitude, longitude
+    SELECT DISTINCT ordinal, latitude, longitude, cell
     FROM pings
     CROSS JOIN params
     WHERE day BETWEEN params.location_from AND params.as_of

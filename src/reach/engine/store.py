@@ -23,6 +23,7 @@ KINDS = ("brands", "products", "users", "identities", "events", "pings", "behavi
 # the other kinds accumulate.
 REFERENCE_KINDS = ("brands", "products", "users")
 DAILY_KINDS = ("events", "pings")
+CELL_RESOLUTION = 7
 
 # The stored columns of every kind, with their DuckDB types.
 SCHEMAS: dict[str, dict[str, str]] = {
@@ -57,6 +58,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "ordinal": "UINTEGER",
         "latitude": "DOUBLE",
         "longitude": "DOUBLE",
+        # The H3 cell (resolution 7) of the ping, computed once at ingestion, to prune
+        # location queries (never to decide membership).
+        "cell": "UBIGINT",
         "day": "DATE",
     },
     "behavioral": {
