@@ -82,13 +82,17 @@ class TokenSigner:
 
     def verify(self, token: str) -> TokenClaims:
         try:
-            # Expiry is checked below against our clock, not PyJWT's.
+            # Time claims are checked below against our clock, not the wall clock PyJWT uses.
             claims = jwt.decode(
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"verify_exp": False, "require": ["exp", "sub", "iss"]},
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "require": ["exp", "sub", "iss"],
+                },
             )
         except jwt.PyJWTError:
             raise TokenInvalid("The access token is not one this server issued") from None
