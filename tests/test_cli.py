@@ -185,7 +185,7 @@ def test_demo_seed_is_idempotent_and_its_instructions_work(
     found = segments(user)
     per_advertiser = len(BEHAVIORAL) + 2
     assert len(found) == len(ADVERTISERS) * per_advertiser
-    text = instructions("http://127.0.0.1:8080", second)
+    text = instructions("http://127.0.0.1:8080", second, [5, 6])
     assert second.client_secret in text
     assert "/oauth2/token" in text
 

@@ -35,7 +35,7 @@ def store_of(ctx: Context) -> Store:
     return Store(ctx.settings.data_dir / "store")
 
 
-def _sync_brands(ctx: Context, store: Store) -> int:
+def sync_brands(ctx: Context, store: Store) -> int:
     """The API validates brand ids against the catalogue: keep it equal to the ingested brands."""
     files = store.files("brands")
     if not files:
@@ -83,7 +83,7 @@ def ingest(
                     err.print(f"[red]refused:[/red] {exc}")
                 progress.update(task, description=f"{path.name}: done")
         if kind == "brands" and reports:
-            synced = _sync_brands(ctx, store)
+            synced = sync_brands(ctx, store)
             err.print(f"Brand catalogue of the API: {synced} brands")
     table = Table("file", "accepted", "rejected", "note")
     for report in reports:

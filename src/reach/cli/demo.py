@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import shlex
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -25,12 +27,17 @@ from reach.audience_segment.schemas import (
 from reach.audience_segment.service import AudienceSegmentService
 from reach.auth.service import IssuedCredentials
 from reach.cli.context import Context, context
+from reach.cli.data import store_of, sync_brands
 from reach.cli.db import upgrade_to_head
 from reach.cli.serve import run_server
-from reach.engine.demo_data import BRANDS
+from reach.engine.demo_data import BRANDS, generate
+from reach.engine.index import IndexBuilder, current_build
+from reach.engine.ingest import Ingestor, files_by_kind
 from reach.models import Advertiser, Brand
+from reach.reference.countries import alpha2_codes
 from reach.reference.repository import AdvertiserRepository, BrandRepository
 from reach.reference.service import ReferenceService
+from reach.reference.taxonomy import taxonomy
 
 DEMO_CLIENT = "reach-demo"
 ADVERTISERS = {1001: "Northwind Outfitters", 1002: "Contoso Electronics", 1003: "Fabrikam Travel"}
@@ -41,6 +48,7 @@ BEHAVIORAL: list[tuple[str, BehavioralCategory]] = [
     ("Bargain hunters", "BuyingPatterns"),
 ]
 DEMO_COUNTRY = "FR"
+EXAMPLE_NAMES = ["Visitors of the last 30 days", "In the market for running shoes"]
 DEMO_AUDIENCE = "Recent visitors shopping for running shoes"
 
 
@@ -63,14 +71,14 @@ def seed(ctx: Context, session: Session) -> None:
         examples = [
             AudienceSegmentCreateEntityV1(
                 advertiser_id=str(advertiser_id),
-                name="Visitors of the last 30 days",
+                name=EXAMPLE_NAMES[0],
                 retargeting=RetargetingCreateV1(
                     visitors_type="All", days_since_last_visit_min=0, days_since_last_visit_max=30
                 ),
             ),
             AudienceSegmentCreateEntityV1(
                 advertiser_id=str(advertiser_id),
-                name="In the market for running shoes",
+                name=EXAMPLE_NAMES[1],
                 in_market=InMarketCreateV1(country=DEMO_COUNTRY, brand_ids=["1", "3", "15"]),
             ),
         ]
@@ -96,7 +104,7 @@ def seed_audience(ctx: Context, session: Session, advertiser_id: int) -> None:
     if audiences.audiences.names_in_use(advertiser_id, [DEMO_AUDIENCE]):
         return
     example_ids = AudienceSegmentService(session, ctx.settings, ctx.clock).segments.names_in_use(
-        advertiser_id, ["Visitors of the last 30 days", "In the market for running shoes"]
+        advertiser_id, EXAMPLE_NAMES
     )
     tree = AlgebraNodeV1.model_validate(
         {"and": [{"audienceSegmentId": str(i)} for i in sorted(example_ids.values())]}
@@ -127,10 +135,42 @@ def demo_client(ctx: Context, session: Session) -> IssuedCredentials:
     return auth.create_client(DEMO_CLIENT, list(ADVERTISERS), read_only=False)
 
 
-def instructions(base: str, credentials: IssuedCredentials) -> str:
+DEMO_DATA = {"users": 20_000, "days": 30, "seed": 42}
+
+
+def ensure_index(ctx: Context) -> None:
+    """Generate, ingest and index the demo event data, unless an index is already in service."""
+    data_dir = ctx.settings.data_dir
+    if current_build(data_dir) is not None:
+        return
+    source = data_dir / "demo-data"
+    typer.echo(f"Generating demo event data into {source} ...")
+    generate(
+        source,
+        users=DEMO_DATA["users"],
+        days=DEMO_DATA["days"],
+        advertisers=len(ADVERTISERS),
+        seed=DEMO_DATA["seed"],
+        end_date=datetime.now(UTC).date(),
+        interests=taxonomy().leaves(),
+    )
+    store = store_of(ctx)
+    ingestor = Ingestor(
+        store, countries=sorted(alpha2_codes()), interests=list(taxonomy().interests)
+    )
+    for kind, path in files_by_kind(source):
+        report = ingestor.ingest(kind, path)
+        typer.echo(f"  ingested {path.name}: {report.accepted:,} rows")
+    sync_brands(ctx, store)
+    built = IndexBuilder(store, data_dir).build()
+    typer.echo(f"  index built: data up to {built.as_of}, {built.events:,} events")
+
+
+def instructions(base: str, credentials: IssuedCredentials, segment_ids: list[int]) -> str:
     client_id = shlex.quote(credentials.client_id)
     secret = shlex.quote(credentials.client_secret)
     body = shlex.quote('{"data": {"attributes": {"advertiserIds": ["1001"]}}}')
+    sizes = shlex.quote(json.dumps({"data": [{"id": str(i)} for i in segment_ids]}))
     return f"""
 Reach demo client (advertisers {", ".join(credentials.advertisers)}):
   client_id:     {credentials.client_id}
@@ -145,6 +185,9 @@ TOKEN=$(curl -s -X POST {base}/oauth2/token \\
 curl -s -X POST {base}/2025-01/marketing-solutions/audience-segments/search \\
   -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
   -d {body}
+curl -s -X POST {base}/2025-01/marketing-solutions/audience-segments/compute-sizes \\
+  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+  -d {sizes}
 """
 
 
@@ -158,9 +201,12 @@ def demo(
         with ctx.database.session(write=True) as session:
             seed(ctx, session)
             credentials = demo_client(ctx, session)
+            examples = AudienceSegmentService(session, ctx.settings, ctx.clock).segments
+            segment_ids = sorted(examples.names_in_use(1001, EXAMPLE_NAMES).values())
+        ensure_index(ctx)
         settings = ctx.settings
     bind_host = host or settings.host
     bind_port = port or settings.port
     # Plain echo: the snippet must not be re-wrapped, or it would not run as printed.
-    typer.echo(instructions(f"http://{bind_host}:{bind_port}", credentials))
+    typer.echo(instructions(f"http://{bind_host}:{bind_port}", credentials, segment_ids))
     run_server(settings, bind_host, bind_port)
