@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from reach.engine import bitmaps
 from reach.engine import index as index_module
 from reach.engine.index import BuildError, IndexBuilder, current_build
 from reach.engine.query import Index, IndexProvider
@@ -81,7 +82,7 @@ def test_a_failed_build_leaves_the_previous_index_in_service(
 ) -> None:
     previous = build_of(copy)
     calls = {"n": 0}
-    real = index_module.write_family
+    real = bitmaps.write_family
 
     def failing(*args: Any, **kwargs: Any) -> int:
         calls["n"] += 1
