@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pyroaring import AbstractBitMap
 
 from reach.audience.algebra import And, Node, Not, Or, Segment, evaluate
+from reach.engine.identities import key, keys_array
 from reach.reference.taxonomy import taxonomy
 from tests.engine.conftest import Indexed
 
@@ -262,3 +263,27 @@ def test_random_audiences_agree(indexed: Indexed, data: st.DataObject) -> None:
     tree = data.draw(trees(len(pool)))
     engine_members = indexed.users(evaluate(tree, bitmaps.__getitem__))
     assert engine_members == naive(tree, truths, indexed.oracle.universe())
+
+
+@PROPERTIES
+@given(data=st.data())
+def test_contact_list_matching_agrees(indexed: Indexed, data: st.DataObject) -> None:
+    known = identities(str(indexed.data))
+    chosen = data.draw(st.lists(st.sampled_from(known), max_size=60, unique=True))
+    unknown = data.draw(
+        st.lists(st.text(alphabet="0123456789abcdef", min_size=64, max_size=64), max_size=5)
+    )
+    listed = chosen + [("email", digest) for digest in unknown]
+    keys = keys_array(sorted({key(t, d) for t, d in listed}))
+    _, members = indexed.index.match(keys)
+    assert indexed.users(members) == indexed.oracle.contact_list(listed)
+
+
+@cache
+def identities(data: str) -> list[tuple[str, str]]:
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"SELECT identifier_type, digest FROM read_parquet('{data}/identities.parquet') "
+            "ORDER BY 1, 2 LIMIT 3000"
+        ).fetchall()
+    return [(str(t), str(d)) for t, d in rows]

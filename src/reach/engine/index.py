@@ -26,6 +26,7 @@ import pyarrow as pa
 from pyroaring import BitMap
 
 from reach.engine.bitmaps import Key, atoms, write_family
+from reach.engine.identities import KEY_DTYPE
 from reach.engine.rules import (
     ADVERTISER_COUNTRIES,
     LOCATION_PINGS,
@@ -97,6 +98,19 @@ def _prefetched(
             if position + 1 < len(items):
                 upcoming = pool.submit(fetch, items[position + 1][1])
             yield name, rule, table
+
+
+def _equal_prefix_runs(
+    prefixes: np.ndarray[Any, Any], positions: np.ndarray[Any, Any]
+) -> list[tuple[int, int]]:
+    """[start, stop) of the runs of equal values (of a sorted array) around ``positions``."""
+    runs = set()
+    for position in positions.tolist():
+        value = prefixes[position]
+        start = int(np.searchsorted(prefixes, value, side="left"))
+        stop = int(np.searchsorted(prefixes, value, side="right"))
+        runs.add((start, stop))
+    return sorted(runs)
 
 
 def _haversine_km(
@@ -228,6 +242,8 @@ class IndexBuilder:
                 write_atomically(partial / "advertiser_countries.json", json.dumps(countries))
                 self.progress("location pings", total - 1, total)
                 self._location(con, partial)
+                self.progress("identity graph", total - 1, total)
+                self._identities(con, partial)
                 row = con.execute(
                     "SELECT count(*) FROM events WHERE day IN (SELECT day FROM build_days)"
                 ).fetchone()
@@ -285,6 +301,35 @@ class IndexBuilder:
             "cell_reach_km": reach * 1.01 + 0.001,
         }
         for name, values in arrays.items():
+            with open(folder / f"{name}.npy", "wb") as handle:
+                np.save(handle, values)
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    @staticmethod
+    def _identities(con: duckdb.DuckDBPyConnection, partial: Path) -> None:
+        """Every identity's key with its user, sorted: contact lists are matched against it.
+        Sorting goes by the keys' first 8 bytes (a fast integer sort); equal prefixes are then
+        put in full-key order, so the array is sorted byte-wise as binary search needs."""
+        table = con.sql("SELECT key, ordinal FROM identities").to_arrow_table()
+        count = table.num_rows
+        raw = table["key"].combine_chunks().cast(pa.binary(KEY_DTYPE.itemsize))
+        keys = np.frombuffer(raw.buffers()[1], dtype=KEY_DTYPE, count=count)
+        prefix = keys.view(np.uint8).reshape(count, KEY_DTYPE.itemsize)[:, :8]
+        order = np.argsort(np.ascontiguousarray(prefix).view(">u8").reshape(count), kind="stable")
+        keys = keys[order]
+        ordinals = table["ordinal"].to_numpy().astype(np.uint32)[order]
+        # Different keys that share their first 8 bytes (astronomically rare) are put in
+        # whole-key order; equal keys (one identity of several users) need nothing.
+        sorted_prefix = np.ascontiguousarray(prefix[order]).view(">u8").reshape(count)
+        clash = (sorted_prefix[1:] == sorted_prefix[:-1]) & (keys[1:] != keys[:-1])
+        for start, stop in _equal_prefix_runs(sorted_prefix, np.flatnonzero(clash)):
+            within = np.argsort(keys[start:stop], kind="stable")
+            keys[start:stop] = keys[start:stop][within]
+            ordinals[start:stop] = ordinals[start:stop][within]
+        folder = partial / "identities"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, values in (("keys", keys), ("ordinals", ordinals)):
             with open(folder / f"{name}.npy", "wb") as handle:
                 np.save(handle, values)
                 handle.flush()

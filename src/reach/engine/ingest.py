@@ -18,6 +18,7 @@ import h3.api.basic_int as h3
 import pyarrow as pa
 from duckdb.func import PythonUDFType
 
+from reach.engine.identities import key_sql
 from reach.engine.store import (
     CELL_RESOLUTION,
     DAILY_KINDS,
@@ -456,15 +457,17 @@ class Ingestor:
 
     def _select_accepted(self, kind: str, ordinals: str = "ordinal") -> str:
         schema = SCHEMAS[kind]
+        digest = (
+            "CASE WHEN identifier_type IN ('email', 'phoneNumber', 'madid') "
+            "THEN lower(digest) ELSE digest END"
+        )
         expressions = {
             "ordinal": ordinals,
             "country": "upper(country)",
-            "digest": (
-                "CASE WHEN identifier_type IN ('email', 'phoneNumber', 'madid') "
-                "THEN lower(digest) ELSE digest END"
-            ),
+            "digest": digest,
             "day": "CAST(time AS DATE)",
             "cell": "h3_cell(latitude, longitude)",
+            "key": key_sql("identifier_type", f"({digest})"),
         }
         columns = [f"CAST({expressions.get(c, c)} AS {t}) AS {c}" for c, t in schema.items()]
         return f"SELECT {', '.join(columns)} FROM t WHERE reason IS NULL"  # noqa: S608

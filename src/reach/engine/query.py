@@ -52,6 +52,7 @@ class Index:
             (directory / "advertiser_countries.json").read_text(encoding="utf-8")
         )
         self._location: dict[str, np.ndarray[Any, Any]] | None = None
+        self._identities: dict[str, np.ndarray[Any, Any]] | None = None
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -199,6 +200,29 @@ class Index:
         if not found:
             return BitMap()
         return bitmap_of(np.concatenate(found))
+
+    def match(self, keys: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], BitMap]:
+        """Which of ``keys`` (identity keys) the identity graph knows, and their users."""
+        graph = self._identity_arrays()
+        if len(keys) == 0 or len(graph["keys"]) == 0:
+            return np.zeros(len(keys), dtype=bool), BitMap()
+        low = np.searchsorted(graph["keys"], keys, side="left")
+        high = np.searchsorted(graph["keys"], keys, side="right")
+        matched = high > low
+        lengths = (high - low)[matched]
+        starts = low[matched]
+        total = int(lengths.sum())
+        rows = np.arange(total) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        return matched, bitmap_of(graph["ordinals"][rows])
+
+    def _identity_arrays(self) -> dict[str, np.ndarray[Any, Any]]:
+        if self._identities is None:
+            folder = self.directory / "identities"
+            self._identities = {
+                name: np.load(folder / f"{name}.npy", mmap_mode="r")
+                for name in ("keys", "ordinals")
+            }
+        return self._identities
 
     def _location_arrays(self) -> dict[str, np.ndarray[Any, Any]]:
         if self._location is None:

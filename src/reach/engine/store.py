@@ -43,7 +43,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "gender": "VARCHAR",
         "buying_power": "VARCHAR",
     },
-    "identities": {"ordinal": "UINTEGER", "identifier_type": "VARCHAR", "digest": "VARCHAR"},
+    "identities": {
+        "ordinal": "UINTEGER",
+        "identifier_type": "VARCHAR",
+        "digest": "VARCHAR",
+        # Its key in the identity graph (engine/identities.py), computed once at ingestion.
+        "key": "BLOB",
+    },
     "events": {
         "time": "TIMESTAMPTZ",
         "ordinal": "UINTEGER",
