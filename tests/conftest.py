@@ -22,6 +22,8 @@ from reach.models import Base
 from tests.builders import Credentials, ManualClock, add_advertiser, new_client
 from tests.openapi import assert_conforms
 
+pytest_plugins = ["tests.indexed"]
+
 POSTGRES_ADMIN = os.environ.get(
     "REACH_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

@@ -17,6 +17,9 @@ from reach.auth.endpoints import router as auth_router
 from reach.auth.errors import OAuthProblem
 from reach.auth.tokens import SecretHasher, TokenSigner
 from reach.config import Settings
+from reach.contact_list.endpoints import router as contact_list_router
+from reach.contact_list.service import ListMatches
+from reach.contact_list.storage import ListStore
 from reach.db import Database
 from reach.engine.query import IndexProvider
 from reach.kit.clock import Clock, SystemClock
@@ -129,6 +132,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.limiter = FixedWindowRateLimiter(settings.rate_limit_per_minute, clock)
     app.state.indexes = IndexProvider(settings.data_dir)
     app.state.in_market_sizes = InMarketSizes()
+    app.state.list_matches = ListMatches(ListStore(settings.data_dir / "lists"))
 
     app.add_middleware(TraceMiddleware)
     app.add_exception_handler(Problem, _on_problem)
@@ -142,4 +146,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(audience_segment_router)
     app.include_router(audience_router)
     app.include_router(sizing_router)
+    app.include_router(contact_list_router)
     return app

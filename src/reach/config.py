@@ -7,6 +7,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+import phonenumbers
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -69,6 +70,14 @@ class Settings(BaseSettings):
     in_market_days: int = Field(default=90, ge=1, le=3650)
     location_lookback_days: int = Field(default=30, ge=1, le=3650)
     prospecting_lookback_days: int = Field(default=90, ge=0, le=3650)
+    max_contact_list_identifiers: int = Field(default=50_000, ge=1)
+    phone_default_region: str | None = Field(
+        default=None,
+        description=(
+            "Region (e.g. FR) of phone numbers sent without a country code; unset: such numbers"
+            " are refused."
+        ),
+    )
     algebra_max_depth: int = Field(
         default=3, ge=1, le=20, description="How deep and/or/not operators may nest."
     )
@@ -79,6 +88,13 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
             raise ValueError(f"REACH_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
         return value
+
+    @field_validator("phone_default_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is not None and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"REACH_PHONE_DEFAULT_REGION '{value}' is not a known region")
+        return value.upper() if value else None
 
     @model_validator(mode="after")
     def _check_ranges(self) -> Settings:

@@ -12,7 +12,7 @@ from reach.audience_segment.service import AudienceSegmentService
 from tests.builders import AUDIENCES, SEGMENTS, ManualClock, add_brand, item, leaf, retargeting
 from tests.conftest import ApiUser
 from tests.engine.oracle import Oracle
-from tests.sizing.conftest import ADVERTISERS
+from tests.indexed import ADVERTISERS
 
 ADVERTISER = ADVERTISERS[0]
 PARIS = {"latitude": 48.8566, "longitude": 2.3522}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from reach.audience_segment.schemas import (
     AudienceSegmentBulkCreateInputV1,
@@ -85,6 +85,7 @@ def update_audience_segments(
 @router.post("/delete", operation_id="DeleteAudienceSegments")
 def delete_audience_segments(
     request: Request,
+    background: BackgroundTasks,
     client: AudienceManager,
     body: DeleteBody,
     session: WriteSession,
@@ -94,6 +95,11 @@ def delete_audience_segments(
     result = AudienceSegmentService(session, settings, clock).delete(
         client.advertiser_ids, body.data
     )
+    # Once committed (background tasks run after the answer), the identifiers of deleted
+    # contact lists go too.
+    lists = request.app.state.list_matches.lists
+    for segment_id in result.data:
+        background.add_task(lists.drop, segment_id)
     return JsonResponse(
         AudienceSegmentIdEntityV1ListResponse(
             data=[AudienceSegmentIdEntityV1Resource(id=str(i)) for i in result.data],

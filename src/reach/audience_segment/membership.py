@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyroaring import AbstractBitMap, FrozenBitMap
@@ -20,9 +21,16 @@ from reach.reference.taxonomy import taxonomy
 
 
 def members(
-    index: Index, settings: Settings, segment_type: str, advertiser_id: int, definition: Any
+    index: Index,
+    settings: Settings,
+    segment_type: str,
+    advertiser_id: int,
+    definition: Any,
+    *,
+    contact_list: Callable[[], AbstractBitMap] | None = None,
 ) -> AbstractBitMap:
-    """The users of a segment (its type and the type object as stored or requested)."""
+    """The users of a segment (its type and the type object as stored or requested);
+    ``contact_list`` gives the members of a ContactList segment's identifiers."""
     if segment_type == "Retargeting":
         r = RetargetingV1.model_validate(definition)
         return index.retargeting(
@@ -49,9 +57,8 @@ def members(
         b = BehavioralV1.model_validate(definition)
         return index.behavioral(b.category, b.country)
     if segment_type == "ContactList":
-        # Lists are filled by the contact-list operations, which do not exist yet: a list holds
-        # no identifier, so it has no members.
-        return FrozenBitMap()
+        # The users whose identities match the list's identifiers.
+        return contact_list() if contact_list is not None else FrozenBitMap()
     raise SizeUnavailable(
         f"Sizes of {segment_type} segments are not computed yet; no number is invented"
     )

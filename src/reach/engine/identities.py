@@ -32,6 +32,22 @@ def keys_array(keys: list[bytes]) -> np.ndarray[Any, Any]:
     return np.array(keys, dtype=KEY_DTYPE)
 
 
+def unique_keys(keys: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Sorted and without duplicates (as raw bytes: far faster than as strings)."""
+    if len(keys) == 0:
+        return np.empty(0, dtype=KEY_DTYPE)
+    raw: np.ndarray[Any, Any] = np.unique(np.ascontiguousarray(keys).view(f"V{KEY_BYTES}"))
+    return raw.view(KEY_DTYPE)
+
+
+def prefixes(keys: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The first 8 bytes of each key as a big-endian integer: sorting or searching by it keeps
+    the keys' byte order, at integer speed."""
+    rows = np.ascontiguousarray(keys).view(np.uint8).reshape(len(keys), KEY_BYTES)
+    values: np.ndarray[Any, Any] = np.ascontiguousarray(rows[:, :8]).view(">u8").reshape(len(keys))
+    return values
+
+
 def key_sql(identifier_type: str, digest: str) -> str:
     """The same key as ``key``, computed by SQL from a stored identity's columns."""
     codes = " ".join(f"WHEN '{t}' THEN {c}" for t, c in TYPE_CODES.items())

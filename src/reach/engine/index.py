@@ -26,7 +26,7 @@ import pyarrow as pa
 from pyroaring import BitMap
 
 from reach.engine.bitmaps import Key, atoms, write_family
-from reach.engine.identities import KEY_DTYPE
+from reach.engine.identities import KEY_DTYPE, prefixes
 from reach.engine.rules import (
     ADVERTISER_COUNTRIES,
     LOCATION_PINGS,
@@ -315,13 +315,12 @@ class IndexBuilder:
         count = table.num_rows
         raw = table["key"].combine_chunks().cast(pa.binary(KEY_DTYPE.itemsize))
         keys = np.frombuffer(raw.buffers()[1], dtype=KEY_DTYPE, count=count)
-        prefix = keys.view(np.uint8).reshape(count, KEY_DTYPE.itemsize)[:, :8]
-        order = np.argsort(np.ascontiguousarray(prefix).view(">u8").reshape(count), kind="stable")
+        order = np.argsort(prefixes(keys), kind="stable")
         keys = keys[order]
         ordinals = table["ordinal"].to_numpy().astype(np.uint32)[order]
+        sorted_prefix = prefixes(keys)
         # Different keys that share their first 8 bytes (astronomically rare) are put in
         # whole-key order; equal keys (one identity of several users) need nothing.
-        sorted_prefix = np.ascontiguousarray(prefix[order]).view(">u8").reshape(count)
         clash = (sorted_prefix[1:] == sorted_prefix[:-1]) & (keys[1:] != keys[:-1])
         for start, stop in _equal_prefix_runs(sorted_prefix, np.flatnonzero(clash)):
             within = np.argsort(keys[start:stop], kind="stable")
@@ -329,7 +328,7 @@ class IndexBuilder:
             ordinals[start:stop] = ordinals[start:stop][within]
         folder = partial / "identities"
         folder.mkdir(parents=True, exist_ok=True)
-        for name, values in (("keys", keys), ("ordinals", ordinals)):
+        for name, values in (("keys", keys), ("prefixes", sorted_prefix), ("ordinals", ordinals)):
             with open(folder / f"{name}.npy", "wb") as handle:
                 np.save(handle, values)
                 handle.flush()

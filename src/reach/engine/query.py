@@ -19,6 +19,7 @@ import numpy as np
 from pyroaring import BitMap, FrozenBitMap
 
 from reach.engine.bitmaps import Family, bitmap_of
+from reach.engine.identities import prefixes
 from reach.engine.index import EARTH_RADIUS_KM
 from reach.engine.store import CELL_RESOLUTION
 
@@ -202,25 +203,29 @@ class Index:
         return bitmap_of(np.concatenate(found))
 
     def match(self, keys: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], BitMap]:
-        """Which of ``keys`` (identity keys) the identity graph knows, and their users."""
+        """Which of ``keys`` (identity keys, sorted or not) the identity graph knows, as a mask,
+        and the users they belong to. Searches by 8-byte prefix, then compares whole keys."""
         graph = self._identity_arrays()
+        matched = np.zeros(len(keys), dtype=bool)
         if len(keys) == 0 or len(graph["keys"]) == 0:
-            return np.zeros(len(keys), dtype=bool), BitMap()
-        low = np.searchsorted(graph["keys"], keys, side="left")
-        high = np.searchsorted(graph["keys"], keys, side="right")
-        matched = high > low
-        lengths = (high - low)[matched]
-        starts = low[matched]
+            return matched, BitMap()
+        wanted = prefixes(keys)
+        low = np.searchsorted(graph["prefixes"], wanted, side="left")
+        high = np.searchsorted(graph["prefixes"], wanted, side="right")
+        lengths = high - low
         total = int(lengths.sum())
-        rows = np.arange(total) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        return matched, bitmap_of(graph["ordinals"][rows])
+        asked = np.repeat(np.arange(len(keys)), lengths)
+        rows = np.arange(total) + np.repeat(low - np.cumsum(lengths) + lengths, lengths)
+        same = graph["keys"][rows] == keys[asked]
+        matched[asked[same]] = True
+        return matched, bitmap_of(graph["ordinals"][rows[same]])
 
     def _identity_arrays(self) -> dict[str, np.ndarray[Any, Any]]:
         if self._identities is None:
             folder = self.directory / "identities"
             self._identities = {
                 name: np.load(folder / f"{name}.npy", mmap_mode="r")
-                for name in ("keys", "ordinals")
+                for name in ("keys", "prefixes", "ordinals")
             }
         return self._identities
 

@@ -74,7 +74,7 @@ def compute_audience_segments_sizes(
     clock: ClockDep,
     index: IndexDep,
 ) -> JsonResponse:
-    service = SizingService(session, settings, clock, index)
+    service = SizingService(session, settings, clock, index, request.app.state.list_matches)
     sized: Sized = service.segment_sizes(client.advertiser_ids, body.data)
     return JsonResponse(
         AudienceSegmentSizeEntityV1ListResponse(
@@ -101,7 +101,7 @@ def estimate_audience_segments_sizes(
     clock: ClockDep,
     index: IndexDep,
 ) -> JsonResponse:
-    service = SizingService(session, settings, clock, index)
+    service = SizingService(session, settings, clock, index, request.app.state.list_matches)
     sized = service.estimate_segment(client.advertiser_ids, body)
     [(_, size)] = sized.result.data
     return JsonResponse(
@@ -125,7 +125,7 @@ def compute_audiences_sizes(
     clock: ClockDep,
     index: IndexDep,
 ) -> JsonResponse:
-    service = SizingService(session, settings, clock, index)
+    service = SizingService(session, settings, clock, index, request.app.state.list_matches)
     sized = service.audience_sizes(client.advertiser_ids, body.data)
     return JsonResponse(
         AudienceSizeEntityV1ListResponse(
@@ -150,7 +150,7 @@ def estimate_audiences_sizes(
     clock: ClockDep,
     index: IndexDep,
 ) -> JsonResponse:
-    service = SizingService(session, settings, clock, index)
+    service = SizingService(session, settings, clock, index, request.app.state.list_matches)
     sized = service.estimate_audience(client.advertiser_ids, body)
     [(_, size)] = sized.result.data
     return JsonResponse(

@@ -32,6 +32,7 @@ from reach.audience_segment.schemas import (
     InMarketV1,
 )
 from reach.config import Settings
+from reach.contact_list.service import ListMatches
 from reach.engine.query import Index
 from reach.kit.access import item_advertiser
 from reach.kit.bulk import BulkResult, check_item_count
@@ -63,9 +64,15 @@ def require(index: Index | None) -> Index:
 
 class SizingService:
     def __init__(
-        self, session: Session, settings: Settings, clock: Clock, index: Index | None
+        self,
+        session: Session,
+        settings: Settings,
+        clock: Clock,
+        index: Index | None,
+        lists: ListMatches,
     ) -> None:
         self.session = session
+        self.lists = lists
         self.settings = settings
         self.clock = clock
         self.index = require(index)
@@ -88,7 +95,12 @@ class SizingService:
 
     def _segment_members(self, segment: AudienceSegment) -> AbstractBitMap:
         return members(
-            self.index, self.settings, segment.type, segment.advertiser_id, segment.definition
+            self.index,
+            self.settings,
+            segment.type,
+            segment.advertiser_id,
+            segment.definition,
+            contact_list=lambda: self.lists.get(segment.id, self.index).members,
         )
 
     # --- segments ----------------------------------------------------------------------------

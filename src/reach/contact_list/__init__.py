@@ -1,0 +1,1 @@
+"""Contact lists: customer identifiers uploaded to ContactList segments, hashed on arrival."""

@@ -1,0 +1,235 @@
+"""Contact-list logic: amend (add, remove), wipe, statistics, and the members a list reaches."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from threading import Lock
+
+from pyroaring import BitMap
+from sqlalchemy.orm import Session
+
+from reach.audience_segment.errors import SegmentNotFound
+from reach.audience_segment.repository import AudienceSegmentRepository
+from reach.config import Settings
+from reach.contact_list.errors import (
+    ContactListReadOnly,
+    InvalidIdentifiers,
+    NotAContactList,
+    TooManyIdentifiers,
+)
+from reach.contact_list.identifiers import normalise
+from reach.contact_list.schemas import ContactlistAmendmentRequest
+from reach.contact_list.storage import ListStore
+from reach.engine.identities import keys_array, type_counts
+from reach.engine.query import Index
+from reach.kit.clock import Clock
+from reach.kit.ids import parse_id
+from reach.kit.problems import Problem, RequestProblems, RequiredField
+from reach.kit.sizes import IndexUnavailable
+from reach.models import AudienceSegment
+
+MATCH_RATE_DECIMALS = 4
+CACHED_LISTS = 64
+
+
+@dataclass(frozen=True)
+class Matches:
+    """A list matched against one index build: counts per identifier type and the users."""
+
+    identifiers: dict[str, int]
+    matches: dict[str, int]
+    members: BitMap
+
+
+class ListMatches:
+    """Matches of lists, cached by (list, version, index build): a list is matched against the
+    identity graph once per change of either."""
+
+    def __init__(self, lists: ListStore) -> None:
+        self.lists = lists
+        self._lock = Lock()
+        self._cache: OrderedDict[tuple[int, int, str], Matches] = OrderedDict()
+
+    def get(self, segment_id: int, index: Index) -> Matches:
+        version, keys = self.lists.keys(segment_id)
+        cache_key = (segment_id, version, index.build_id)
+        with self._lock:
+            found = self._cache.get(cache_key)
+            if found is not None:
+                self._cache.move_to_end(cache_key)
+                return found
+        matched, members = index.match(keys)
+        found = Matches(type_counts(keys), type_counts(keys[matched]), members)
+        with self._lock:
+            self._cache[cache_key] = found
+            while len(self._cache) > CACHED_LISTS:
+                self._cache.popitem(last=False)
+        return found
+
+
+@dataclass
+class Receipt:
+    contact_list_id: int
+    operation: str
+    request_date: datetime
+    identifier_type: str
+    valid: int
+    invalid: int
+    sample: list[str]
+    warnings: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class Statistics:
+    identifiers: int
+    matches: int | None
+    rate: float | None
+    by_type: dict[str, tuple[int, int | None]]
+    invalid: dict[str, int]
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def match_rate(matches: int, identifiers: int) -> float:
+    """matches / identifiers, rounded to 4 decimals (0 for an empty list)."""
+    return round(matches / identifiers, MATCH_RATE_DECIMALS) if identifiers else 0.0
+
+
+class ContactListService:
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        clock: Clock,
+        matches: ListMatches,
+        index: Index | None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.matches = matches
+        self.lists = matches.lists
+        self.index = index
+        self.segments = AudienceSegmentRepository(session)
+
+    def segment(self, reachable: frozenset[int] | None, raw_id: str) -> AudienceSegment:
+        """The ContactList segment behind a path's id (``reachable`` None: any advertiser)."""
+        segment_id = parse_id(raw_id)
+        found = None
+        if segment_id is not None:
+            if reachable is None:
+                found = self.segments.session.get(AudienceSegment, segment_id)
+            else:
+                found = self.segments.by_ids([segment_id], reachable).get(segment_id)
+        if found is None:
+            raise SegmentNotFound(f"Segment '{raw_id}' does not exist")
+        if found.type != "ContactList":
+            raise NotAContactList(f"Segment {found.id} is a {found.type} segment")
+        return found
+
+    def amend(
+        self, reachable: frozenset[int] | None, raw_id: str, body: ContactlistAmendmentRequest
+    ) -> Receipt:
+        attributes = body.data.attributes if body.data is not None else None
+        if attributes is None:
+            raise RequiredField(
+                "'data/attributes' is required", source={"attributes": "data/attributes"}
+            )
+        missing = [
+            RequiredField(f"'{name}' is required", source={name: f"data/attributes/{name}"})
+            for name, value in (
+                ("operation", attributes.operation),
+                ("identifierType", attributes.identifier_type),
+                ("identifiers", attributes.identifiers),
+            )
+            if value is None
+        ]
+        if missing:
+            raise RequestProblems(missing)
+        assert attributes.operation is not None
+        assert attributes.identifier_type is not None
+        assert attributes.identifiers is not None
+        most = self.settings.max_contact_list_identifiers
+        if len(attributes.identifiers) > most:
+            raise TooManyIdentifiers(
+                f"{len(attributes.identifiers)} identifiers: at most {most} per call",
+                source={"identifiers": "data/attributes/identifiers"},
+            )
+        if attributes.identifier_type == "gum" and attributes.gum_caller_id is None:
+            raise RequiredField(
+                "'gumCallerId' is required for gum identifiers",
+                source={"gumCallerId": "data/attributes/gumCallerId"},
+            )
+        segment = self.segment(reachable, raw_id)
+        if segment.definition.get("isReadOnly"):
+            raise ContactListReadOnly(f"Contact list {segment.id} is read-only")
+        found = normalise(
+            attributes.identifier_type,
+            attributes.identifiers,
+            phone_region=self.settings.phone_default_region,
+        )
+        if found.keys:
+            self.lists.change(segment.id, attributes.operation, keys_array(found.keys))
+            segment.updated_at = self.clock.now()
+        self.lists.count_invalid(segment.id, found.reasons)
+        receipt = Receipt(
+            contact_list_id=segment.id,
+            operation=attributes.operation,
+            request_date=self.clock.now(),
+            identifier_type=attributes.identifier_type,
+            valid=len(found.keys),
+            invalid=found.invalid,
+            sample=found.sample,
+        )
+        if found.invalid:
+            details = "; ".join(f"{n} {reason}" for reason, n in found.reasons.most_common())
+            receipt.warnings.append(
+                InvalidIdentifiers(
+                    f"{found.invalid} identifiers were refused: {details}",
+                    source={"identifiers": "data/attributes/identifiers"},
+                )
+            )
+        return receipt
+
+    def wipe(self, reachable: frozenset[int] | None, raw_id: str) -> AudienceSegment:
+        segment = self.segment(reachable, raw_id)
+        if segment.definition.get("isReadOnly"):
+            raise ContactListReadOnly(f"Contact list {segment.id} is read-only")
+        self.lists.clear(segment.id)
+        segment.updated_at = self.clock.now()
+        return segment
+
+    def statistics(self, reachable: frozenset[int] | None, raw_id: str) -> Statistics:
+        segment = self.segment(reachable, raw_id)
+        invalid = self.lists.invalid(segment.id)
+        if self.index is None:
+            _, keys = self.lists.keys(segment.id)
+            counts = type_counts(keys)
+            return Statistics(
+                identifiers=len(keys),
+                matches=None,
+                rate=None,
+                by_type={t: (n, None) for t, n in counts.items()},
+                invalid=invalid,
+                warnings=[
+                    IndexUnavailable(
+                        "No index is in service: identifiers are counted, not yet matched"
+                    )
+                ],
+            )
+        found = self.matches.get(segment.id, self.index)
+        identifiers = sum(found.identifiers.values())
+        matches = sum(found.matches.values())
+        return Statistics(
+            identifiers=identifiers,
+            matches=matches,
+            rate=match_rate(matches, identifiers),
+            by_type={t: (n, found.matches.get(t, 0)) for t, n in found.identifiers.items()},
+            invalid=invalid,
+        )
+
+    def set_read_only(self, raw_id: str, read_only: bool) -> AudienceSegment:
+        segment = self.segment(None, raw_id)
+        segment.definition = segment.definition | {"isReadOnly": read_only}
+        segment.updated_at = self.clock.now()
+        return segment
