@@ -247,3 +247,17 @@ def test_demo_seeds_a_linked_audience(run: CliRunner, http: TestClient) -> None:
             str(int(audience["attributes"]["advertiserId"]) * 10 + 1)
         ]
         assert len(audience["attributes"]["algebra"]["and"]) == 2
+
+
+def test_ingest_reports_rejections_and_strict_fails(run: CliRunner, tmp_path: Path) -> None:
+    products = tmp_path / "products.csv"
+    products.write_text(
+        "advertiser_id,product_id,brand_id,interest_id,price,price_range\n1,p1,99,,10,Low\n",
+        encoding="utf-8",
+    )
+    relaxed = run.invoke(cli, ["ingest", "products", str(products)])
+    assert relaxed.exit_code == 0
+    assert "1 rows were rejected" in relaxed.output
+    again = tmp_path / "products2.csv"
+    again.write_text(products.read_text() + "1,p2,99,,10,Low\n", encoding="utf-8")
+    assert run.invoke(cli, ["ingest", "products", "--strict", str(again)]).exit_code == 2

@@ -4,6 +4,10 @@ The server is set up the way an operator would do it, with the ``reach`` command
 called the way a user would, with the official SDK changed in nothing but its host. Each SDK
 client records its HTTP exchanges and checks every JSON answer against the vendored OpenAPI
 contract as it arrives, so a call that succeeds has also passed the contract.
+
+The sizes need event data: a second server per backend (``sized_server``) serves an index built
+with the command line over ``reach demo-data`` files, which the independent oracle of
+``tests/engine/oracle.py`` reads too, so every size can be compared with the oracle's count.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,6 +51,12 @@ from criteo_api_marketingsolutions_v2025_01.model.audience_bulk_delete_input_v1 
 from criteo_api_marketingsolutions_v2025_01.model.audience_bulk_update_input_v1 import (
     AudienceBulkUpdateInputV1,
 )
+from criteo_api_marketingsolutions_v2025_01.model.audience_compute_size_entity_v1_resource import (
+    AudienceComputeSizeEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_compute_sizes_input_v1 import (
+    AudienceComputeSizesInputV1,
+)
 from criteo_api_marketingsolutions_v2025_01.model.audience_create_entity_v1 import (
     AudienceCreateEntityV1,
 )
@@ -54,6 +65,15 @@ from criteo_api_marketingsolutions_v2025_01.model.audience_create_entity_v1_reso
 )
 from criteo_api_marketingsolutions_v2025_01.model.audience_delete_entity_v1_resource import (
     AudienceDeleteEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_estimate_size_entity_v1 import (
+    AudienceEstimateSizeEntityV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_estimate_size_entity_v1_resource import (
+    AudienceEstimateSizeEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_estimate_size_input_v1 import (
+    AudienceEstimateSizeInputV1,
 )
 from criteo_api_marketingsolutions_v2025_01.model.audience_search_entity_v1 import (
     AudienceSearchEntityV1,
@@ -73,6 +93,12 @@ from criteo_api_marketingsolutions_v2025_01.model.audience_segment_bulk_delete_i
 from criteo_api_marketingsolutions_v2025_01.model.audience_segment_bulk_update_input_v1 import (
     AudienceSegmentBulkUpdateInputV1,
 )
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_compute_size_entity_v1_resource import (  # noqa: E501
+    AudienceSegmentComputeSizeEntityV1Resource,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_compute_sizes_input_v1 import (
+    AudienceSegmentComputeSizesInputV1,
+)
 from criteo_api_marketingsolutions_v2025_01.model.audience_segment_create_entity_v1 import (
     AudienceSegmentCreateEntityV1,
 )
@@ -82,6 +108,9 @@ from criteo_api_marketingsolutions_v2025_01.model.audience_segment_create_entity
 from criteo_api_marketingsolutions_v2025_01.model.audience_segment_delete_entity_v1_resource import (  # noqa: E501
     AudienceSegmentDeleteEntityV1Resource,
 )
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_estimate_size_input_v1 import (
+    AudienceSegmentEstimateSizeInputV1,
+)
 from criteo_api_marketingsolutions_v2025_01.model.audience_segment_search_entity_v1 import (
     AudienceSegmentSearchEntityV1,
 )
@@ -90,6 +119,12 @@ from criteo_api_marketingsolutions_v2025_01.model.audience_segment_search_entity
 )
 from criteo_api_marketingsolutions_v2025_01.model.audience_segment_search_input_v1 import (
     AudienceSegmentSearchInputV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_size_estimation_entity_v1 import (  # noqa: E501
+    AudienceSegmentSizeEstimationEntityV1,
+)
+from criteo_api_marketingsolutions_v2025_01.model.audience_segment_size_estimation_entity_v1_resource import (  # noqa: E501
+    AudienceSegmentSizeEstimationEntityV1Resource,
 )
 from criteo_api_marketingsolutions_v2025_01.model.audience_segment_update_entity_v1 import (
     AudienceSegmentUpdateEntityV1,
@@ -107,6 +142,7 @@ from criteo_api_marketingsolutions_v2025_01.rest import RESTResponse
 
 from tests.builders import Credentials
 from tests.conftest import POSTGRES_ADMIN, postgres_available
+from tests.engine.oracle import Oracle
 from tests.openapi import assert_conforms
 from tests.server import reach, running_server, server_environment
 
@@ -147,11 +183,14 @@ class ReachServer:
     agency: Credentials
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def server_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """The metadata store of the server: None for the default (SQLite in the data directory),
-    else the URL of a fresh PostgreSQL database, dropped at the end of the session."""
-    if request.param == "sqlite":
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@contextmanager
+def metadata_database(backend: str) -> Iterator[str | None]:
+    """The metadata store of a server: None for the default (SQLite in the data directory),
+    else the URL of a fresh PostgreSQL database, dropped when the block ends."""
+    if backend == "sqlite":
         yield None
         return
     if not postgres_available():
@@ -167,6 +206,13 @@ def server_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
     finally:
         with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The metadata store of the server (see ``metadata_database``)."""
+    with metadata_database(request.param) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -202,6 +248,116 @@ def reach_server(
     agency = create_client(env, "conformance-agency", ADVERTISER, "--advertiser", OTHER_ADVERTISER)
     with running_server(env, data_dir / "server.log") as server:
         yield ReachServer(backend, server.url, env, data_dir, manager, reader, other, agency)
+
+
+# --- a second server, with an index over demo data, for the sizes -------------------------
+
+# The demo data set of the sized server: small, deterministic, ending on a fixed past day (so
+# every size answer also warns that its data is old, REACH_INDEX_MAX_AGE_HOURS).
+DEMO_END_DATE = "2025-03-31"
+DEMO_OPTIONS = ("--users", "3000", "--days", "40", "--advertisers", "3", "--seed", "9")
+SIZED_ADVERTISERS = (ADVERTISER, OTHER_ADVERTISER, "1003")
+# What ``reach ingest`` is given, in order: kind and file pattern in the demo directory.
+DEMO_FILES = (
+    ("brands", "brands.parquet"),
+    ("products", "products.parquet"),
+    ("users", "users.parquet"),
+    ("identities", "identities.parquet"),
+    ("events", "events-*.parquet"),
+    ("pings", "pings-*.parquet"),
+    ("behavioral", "behavioral.parquet"),
+)
+SIZED_BEHAVIORAL = ("Seasonal shoppers in France", "Seasonal", "FR")
+
+
+def ingest_rejections(printed: str) -> dict[str, int]:
+    """The rejected rows per file of the table ``reach ingest`` prints."""
+    rejected: dict[str, int] = {}
+    for line in printed.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
+        if len(cells) >= 3 and cells[0].endswith(".parquet"):
+            rejected[cells[0]] = int(cells[2])
+    return rejected
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``reach demo-data``: the raw files, written once for the session (both backends)."""
+    root = tmp_path_factory.mktemp("demo")
+    out = root / "files"
+    env = server_environment(root / "unused", None)
+    reach(env, "demo-data", *DEMO_OPTIONS, "--out", str(out), "--end-date", DEMO_END_DATE)
+    return out
+
+
+@pytest.fixture(scope="session")
+def oracle(demo_data: Path) -> Oracle:
+    """The independent DuckDB oracle over the same raw files the sized server ingested."""
+    return Oracle(demo_data)
+
+
+@dataclass(frozen=True)
+class SizedServer:
+    """A running server with an index in service, and its API clients."""
+
+    backend: str
+    url: str
+    env: dict[str, str]
+    data_dir: Path
+    manager: Credentials  # manages 1001, 1002 and 1003
+    reader: Credentials  # reads 1001 only
+    other: Credentials  # manages 1002 only
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def sized_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The metadata store of the sized server, apart from the conformance server's."""
+    with metadata_database(request.param) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sized_server(
+    sized_database: str | None, demo_data: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SizedServer]:
+    """One server per backend whose data directory holds an index over the demo data, set up
+    the way an operator does it: ingest every file, build the index, register advertisers."""
+    backend = "sqlite" if sized_database is None else "postgresql"
+    data_dir = tmp_path_factory.mktemp(f"reach-sized-{backend}")
+    env = server_environment(data_dir, sized_database) | {
+        "REACH_MIN_REPORTED_SIZE": "0",
+        "REACH_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    reach(env, "db", "upgrade")
+    # In this order: products name brands, and events name users and products.
+    for kind, pattern in DEMO_FILES:
+        files = sorted(demo_data.glob(pattern))
+        assert files, f"reach demo-data wrote no {pattern}"
+        rejected = ingest_rejections(reach(env, "ingest", kind, *map(str, files)))
+        assert rejected == dict.fromkeys((f.name for f in files), 0), rejected
+    reach(env, "index", "build")
+    for advertiser_id in SIZED_ADVERTISERS:
+        reach(env, "advertisers", "add", advertiser_id, "--name", f"Demo {advertiser_id}")
+    name, category, country = SIZED_BEHAVIORAL
+    reach(
+        env,
+        "behavioral",
+        "add",
+        "--advertiser",
+        ADVERTISER,
+        "--name",
+        name,
+        "--category",
+        category,
+        "--country",
+        country,
+    )
+    others = [flag for a in SIZED_ADVERTISERS[1:] for flag in ("--advertiser", a)]
+    manager = create_client(env, "sizes", SIZED_ADVERTISERS[0], *others)
+    reader = create_client(env, "sizes-reader", ADVERTISER, "--read-only")
+    other = create_client(env, "sizes-other", OTHER_ADVERTISER)
+    with running_server(env, data_dir / "server.log") as server:
+        yield SizedServer(backend, server.url, env, data_dir, manager, reader, other)
 
 
 # --- the SDK --------------------------------------------------------------------------------
@@ -382,6 +538,57 @@ class Sdk:
         assert created.errors == [], created.errors
         return [s.id for s in created.data]
 
+    # --- the size operations, from SDK models ----------------------------------------------
+
+    def segment_sizes(self, *segment_ids: str) -> Any:
+        """ComputeAudienceSegmentsSizes with one item per id."""
+        return self.audience.compute_audience_segments_sizes(
+            AudienceSegmentComputeSizesInputV1(
+                data=[
+                    AudienceSegmentComputeSizeEntityV1Resource(id=segment_id, type=RESOURCE_TYPE)
+                    for segment_id in segment_ids
+                ]
+            )
+        )
+
+    def estimate_segment_size(self, advertiser_id: str = ADVERTISER, **definition: Any) -> Any:
+        """EstimateAudienceSegmentsSizes of one definition: ``in_market=InMarketSizeEstimationV1``
+        or ``location=LocationSizeEstimationV1``."""
+        return self.audience.estimate_audience_segments_sizes(
+            AudienceSegmentEstimateSizeInputV1(
+                data=AudienceSegmentSizeEstimationEntityV1Resource(
+                    type=RESOURCE_TYPE,
+                    attributes=AudienceSegmentSizeEstimationEntityV1(
+                        advertiser_id=advertiser_id, **definition
+                    ),
+                )
+            )
+        )
+
+    def audience_sizes(self, *audience_ids: str) -> Any:
+        """ComputeAudiencesSizes with one item per id."""
+        return self.audience.compute_audiences_sizes(
+            AudienceComputeSizesInputV1(
+                data=[
+                    AudienceComputeSizeEntityV1Resource(id=audience_id, type=AUDIENCE_TYPE)
+                    for audience_id in audience_ids
+                ]
+            )
+        )
+
+    def estimate_audience_size(self, algebra: Any, advertiser_id: str = ADVERTISER) -> Any:
+        """EstimateAudiencesSizes of one ``AlgebraNodeV1``."""
+        return self.audience.estimate_audiences_sizes(
+            AudienceEstimateSizeInputV1(
+                data=AudienceEstimateSizeEntityV1Resource(
+                    type=AUDIENCE_TYPE,
+                    attributes=AudienceEstimateSizeEntityV1(
+                        advertiser_id=advertiser_id, algebra=algebra
+                    ),
+                )
+            )
+        )
+
     # --- the audience operations, from SDK models ------------------------------------------
 
     def create_audiences(self, *entities: Any) -> Any:
@@ -548,19 +755,41 @@ def wire_problems(response: Any) -> list[tuple[str | None, str | None, dict[str,
     return [(p.code, p.type, p.get("source")) for p in response.errors]
 
 
-@pytest.fixture
-def connect(reach_server: ReachServer) -> Iterator[Callable[[Credentials], Sdk]]:
-    """Build SDK clients for any credentials; they are closed when the test ends."""
+@contextmanager
+def sdk_factory(url: str) -> Iterator[Callable[[Credentials], Sdk]]:
+    """Build SDK clients of the server at ``url``; they are closed when the block ends."""
     opened: list[Sdk] = []
 
     def build(credentials: Credentials) -> Sdk:
-        sdk = Sdk(credentials, reach_server.url)
+        sdk = Sdk(credentials, url)
         opened.append(sdk)
         return sdk
 
-    yield build
-    for sdk in opened:
-        sdk.close()
+    try:
+        yield build
+    finally:
+        for sdk in opened:
+            sdk.close()
+
+
+@pytest.fixture
+def connect(reach_server: ReachServer) -> Iterator[Callable[[Credentials], Sdk]]:
+    """Build SDK clients for any credentials; they are closed when the test ends."""
+    with sdk_factory(reach_server.url) as build:
+        yield build
+
+
+@pytest.fixture
+def sized_connect(sized_server: SizedServer) -> Iterator[Callable[[Credentials], Sdk]]:
+    """Build SDK clients of the sized server; they are closed when the test ends."""
+    with sdk_factory(sized_server.url) as build:
+        yield build
+
+
+@pytest.fixture
+def sizer(sized_server: SizedServer, sized_connect: Callable[[Credentials], Sdk]) -> Sdk:
+    """A manager of the demo advertisers 1001, 1002 and 1003, on the sized server."""
+    return sized_connect(sized_server.manager)
 
 
 @pytest.fixture

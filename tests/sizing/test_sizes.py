@@ -339,3 +339,19 @@ def test_days_ago_are_counted_from_the_data_not_the_clock(
     after = sizes_by_id(sizes(sizer, f"{SEGMENTS}/compute-sizes", segment))
     assert before == after == {segment: len(oracle.retargeting(ADVERTISER, "All", 0, 0))}
     assert oracle.as_of + timedelta(days=1) > oracle.as_of
+
+
+def test_an_estimate_using_a_lookalike_names_its_node(sizer: ApiUser) -> None:
+    [seed] = create(sizer, retargeting(ADVERTISER, "seed"))
+    [look] = create(sizer, item(ADVERTISER, "look", lookalike={"seedSegmentId": seed}))
+    algebra = {"and": [leaf(seed), {"not": leaf(look)}]}
+    response = sizer.post(
+        f"{AUDIENCES}/estimate-size",
+        {"data": {"attributes": {"advertiserId": str(ADVERTISER), "algebra": algebra}}},
+    )
+    assert response.status_code == 400
+    problem = response.json()["errors"][0]
+    assert (problem["code"], problem["source"]) == (
+        "size-unavailable",
+        {"algebra": "data/attributes/algebra/and/1/not"},
+    )

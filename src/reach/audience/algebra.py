@@ -167,6 +167,18 @@ def depth(node: Node) -> int:
 # --- reading ----------------------------------------------------------------------------------
 
 
+def leaf_paths(node: Node, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, segment id) of every leaf, depth first, as ``check`` names paths."""
+    if isinstance(node, Segment):
+        yield path, node.id
+    elif isinstance(node, Not):
+        yield from leaf_paths(node.term, _child(path, "not"))
+    else:
+        key = "and" if isinstance(node, And) else "or"
+        for index, term in enumerate(node.terms):
+            yield from leaf_paths(term, _child(path, f"{key}/{index}"))
+
+
 def segment_ids(node: Node) -> set[str]:
     """Every segment the tree uses, anywhere."""
     return {leaf.id for leaf in _leaves(node)}

@@ -52,6 +52,9 @@ def sync_brands(ctx: Context, store: Store) -> int:
 def ingest(
     kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(KINDS)}.")],
     files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Parquet, CSV or NDJSON.")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit with status 2 when any row is rejected.")
+    ] = False,
 ) -> None:
     """Check and store event data; rejected rows go to a report with their reason."""
     if kind not in KINDS:
@@ -92,8 +95,17 @@ def ingest(
             note = f"reasons in {report.rejects}"
         table.add_row(report.source.name, str(report.accepted), str(report.rejected), note)
     out.print(table)
+    rejected = sum(r.rejected for r in reports)
+    if rejected:
+        err.print(
+            f"[yellow]{rejected:,} rows were rejected[/yellow]: they are not stored; see the"
+            " reasons above. Load kinds in order: brands, products, users, identities, events,"
+            " pings, behavioral."
+        )
     if failed:
         raise typer.Exit(1)
+    if strict and rejected:
+        raise typer.Exit(2)
 
 
 @index.command("build")

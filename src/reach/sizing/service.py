@@ -239,7 +239,18 @@ class SizingService:
         node, _ = algebra.parse(checked[0])
         assert node is not None
         cache: dict[int, AbstractBitMap] = {}
-        size = len(algebra.evaluate(node, partial(self._leaf, segments, cache)))
+        try:
+            size = len(algebra.evaluate(node, partial(self._leaf, segments, cache)))
+        except SizeUnavailable as problem:
+            # Name the first node whose segment has no size yet.
+            unavailable = [
+                path
+                for path, segment_id in algebra.leaf_paths(node)
+                if segments[int(segment_id)].type == "Lookalike"
+            ]
+            where = "/".join(filter(None, ("data/attributes/algebra", unavailable[0])))
+            problem.source = {"algebra": where} if unavailable else {}
+            raise
         sized = Sized(warnings=self._fresh())
         sized.result.data.append(
             (advertiser_id, self._report(size, "data/attributes/size", sized.warnings))
