@@ -261,3 +261,44 @@ def test_ingest_reports_rejections_and_strict_fails(run: CliRunner, tmp_path: Pa
     again = tmp_path / "products2.csv"
     again.write_text(products.read_text() + "1,p2,99,,10,Low\n", encoding="utf-8")
     assert run.invoke(cli, ["ingest", "products", "--strict", str(again)]).exit_code == 2
+
+
+def test_contact_list_upload_and_stats(run: CliRunner, tmp_path: Path) -> None:
+    ok(run, "advertisers", "add", "42", "--name", "Acme")
+    with context() as ctx, ctx.database.session(write=True) as session:
+        from reach.audience_segment.schemas import (
+            AudienceSegmentCreateEntityV1,
+            AudienceSegmentCreateEntityV1Resource,
+            ContactListCreateV1,
+        )
+        from reach.audience_segment.service import AudienceSegmentService
+
+        created = AudienceSegmentService(session, ctx.settings, ctx.clock).create(
+            frozenset([42]),
+            [
+                AudienceSegmentCreateEntityV1Resource(
+                    attributes=AudienceSegmentCreateEntityV1(
+                        advertiser_id="42", name="crm", contact_list=ContactListCreateV1()
+                    )
+                )
+            ],
+        )
+        segment_id = str(created.data[0].id)
+    listing = tmp_path / "customers.csv"
+    rows = ["id,mail"] + [f"{i},person{i}@example.com" for i in range(120)] + ["999,broken"]
+    listing.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    uploaded = ok(run, "contact-list", "upload", segment_id, str(listing), "--column", "mail")
+    assert "120" in uploaded
+    assert "broken" in uploaded
+    shown = ok(run, "contact-list", "stats", segment_id)
+    assert "email" in shown
+    assert "120" in shown
+    assert "not an e-mail address" in shown
+    removal = tmp_path / "gone.txt"
+    removal.write_text("person1@example.com\nperson2@example.com\n", encoding="utf-8")
+    ok(run, "contact-list", "upload", segment_id, str(removal), "--remove")
+    assert "118" in ok(run, "contact-list", "stats", segment_id)
+    ok(run, "contact-list", "read-only", segment_id)
+    refused = run.invoke(cli, ["contact-list", "upload", segment_id, str(removal)])
+    assert refused.exit_code == 1
+    assert "read-only" in refused.output
