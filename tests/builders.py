@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 
@@ -117,3 +117,26 @@ def audience(advertiser: int | str, name: str, algebra: dict[str, Any]) -> dict[
 
 def leaf(segment_id: str) -> dict[str, str]:
     return {"audienceSegmentId": segment_id}
+
+
+class Caller(Protocol):
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any: ...
+
+
+def create_segments(user: Caller, *payloads: dict[str, Any]) -> list[str]:
+    """Create segments that must all be accepted; their ids in order."""
+    body = user.post(f"{SEGMENTS}/create", {"data": list(payloads)}).json()
+    assert body["errors"] == [], body
+    return [r["id"] for r in body["data"]]
+
+
+def sizes(user: Caller, path: str, *ids: str) -> dict[str, Any]:
+    """The body of a compute-sizes call (``path``) for ``ids``, which must answer 200."""
+    response = user.post(path, {"data": [{"id": i, "type": "AudienceSegment"} for i in ids]})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def sizes_by_id(body: dict[str, Any]) -> dict[str, int | None]:
+    return {r["id"]: r["attributes"]["size"] for r in body["data"]}

@@ -102,6 +102,8 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, An
         "data_dir": tmp_path / "data",
         "database_url": database_url,
         "secret_key": TEST_SECRET_KEY,
+        # Lookalikes are trained in the server's worker thread (one test covers the processes).
+        "lookalike_processes": 0,
     }
     return Settings(**(values | settings_overrides))
 

@@ -34,6 +34,9 @@ from reach.kit.problems import (
 )
 from reach.kit.ratelimit import FixedWindowRateLimiter
 from reach.kit.wire import JsonResponse
+from reach.lookalike.service import Lookalikes
+from reach.lookalike.storage import ResultStore
+from reach.lookalike.worker import LookalikeWorker
 from reach.reference.endpoints import router as reference_router
 from reach.sizing.endpoints import router as sizing_router
 from reach.sizing.service import InMarketSizes
@@ -111,7 +114,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         database.analyze()
+        # Build what a crash or a restart left unbuilt.
+        worker.wake()
         yield
+        worker.close()
         database.dispose()
 
     app = FastAPI(
@@ -133,6 +139,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.indexes = IndexProvider(settings.data_dir)
     app.state.in_market_sizes = InMarketSizes()
     app.state.list_matches = ListMatches(ListStore(settings.data_dir / "lists"))
+    results = ResultStore(settings.data_dir / "lookalikes")
+    worker = LookalikeWorker(settings, database, app.state.indexes, app.state.list_matches, results)
+    app.state.lookalike_worker = worker
+    app.state.lookalikes = Lookalikes(results, worker.wake)
 
     app.add_middleware(TraceMiddleware)
     app.add_exception_handler(Problem, _on_problem)

@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     radius_max_km: int = Field(default=500, ge=1)
     max_points_of_interest: int = Field(default=1000, ge=1)
     lookalike_default_target_size: int = Field(default=100_000, ge=1)
+    lookalike_processes: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description=(
+            "Processes that train lookalike models off the request path; 0 trains them in a"
+            " thread of the server process."
+        ),
+    )
     min_reported_size: int = Field(
         default=100, ge=0, description="Smaller sizes are answered as null, with a warning."
     )

@@ -40,6 +40,7 @@ from tests.conformance.conftest import (
     segment,
     wire_problems,
 )
+from tests.conformance.waiting import eventually, warning_codes
 from tests.engine.oracle import Oracle
 
 pytestmark = pytest.mark.conformance
@@ -244,27 +245,37 @@ class TestComputeAudiencesSizes:
             (unless, visitors),
         ]
 
-    def test_an_audience_with_a_lookalike_has_no_size_yet(
+    def test_an_audience_with_a_lookalike_is_sized_once_the_lookalike_is(
         self, sizer: Sdk, names: Names, segments: Segments
     ) -> None:
         look = sizer.create_one(
             segment(
                 names("lookalike"),
-                lookalike=LookalikeCreateV1(seed_segment_id=segments.ids["visitors"]),
+                lookalike=LookalikeCreateV1(
+                    seed_segment_id=segments.ids["visitors"], target_size=120
+                ),
             )
         )
         plain = sizer.create_audience(audience(names("plain"), node(segments.leaf("buyers"))))
-        either = {"or": [segments.leaf("buyers"), leaf(look.id)]}
+        either = {"or": [segments.leaf("visitors"), leaf(look.id)]}
         with_look = sizer.create_audience(audience(names("with lookalike"), node(either)))
 
-        response = sizer.audience_sizes(with_look.id, plain.id)
+        first = sizer.audience_sizes(with_look.id, plain.id)
+        assert [a.id for a in first.data] == [with_look.id, plain.id]
+        if first.data[0].attributes.size is None:
+            assert "lookalike-computing" in warning_codes(first)
+        response = eventually(
+            lambda: sizer.audience_sizes(with_look.id, plain.id),
+            lambda answer: answer.data[0].attributes.size is not None,
+        )
 
+        # The lookalike holds none of its seed's members: the two add up.
         assert [(a.id, a.attributes.size) for a in response.data] == [
-            (plain.id, len(segments.members["buyers"]))
+            (with_look.id, len(segments.members["visitors"]) + 120),
+            (plain.id, len(segments.members["buyers"])),
         ]
-        assert wire_problems(response) == [
-            ("size-unavailable", "availability", {"id": "data/0/id"})
-        ]
+        assert response.errors == []
+        assert warning_codes(response) == []
 
     def test_a_behavioral_segment_in_an_algebra(
         self, sizer: Sdk, names: Names, segments: Segments, oracle: Oracle
@@ -395,22 +406,29 @@ class TestEstimateAudiencesSizes:
         )
         assert problem["instance"] == f"{AUDIENCES}/estimate-size"
 
-    def test_an_algebra_with_a_lookalike_has_no_estimate_yet(
+    def test_an_algebra_with_a_lookalike_is_estimated_once_the_lookalike_is_built(
         self, sizer: Sdk, names: Names, segments: Segments
     ) -> None:
         look = sizer.create_one(
             segment(
                 names("lookalike"),
-                lookalike=LookalikeCreateV1(seed_segment_id=segments.ids["visitors"]),
+                lookalike=LookalikeCreateV1(
+                    seed_segment_id=segments.ids["visitors"], target_size=110
+                ),
             )
         )
+        algebra = node({"and": [segments.leaf("visitors"), leaf(look.id)]})
 
-        with pytest.raises(ApiException) as raised:
-            sizer.estimate_audience_size(node({"or": [segments.leaf("buyers"), leaf(look.id)]}))
+        first = sizer.estimate_audience_size(algebra)
+        if first.data.attributes.size is None:
+            assert "lookalike-computing" in warning_codes(first)
+        response = eventually(
+            lambda: sizer.estimate_audience_size(algebra),
+            lambda answer: answer.data.attributes.size is not None,
+        )
 
-        assert raised.value.status == 400
-        [problem] = problem_body(raised.value)["errors"]
-        assert (problem["code"], problem["type"]) == ("size-unavailable", "availability")
+        # Seed and lookalike never share a user.
+        assert response.data.attributes.size == 0
 
     def test_a_segment_of_another_advertiser_is_not_found(
         self,

@@ -9,7 +9,18 @@ import pytest
 from fastapi import FastAPI
 
 from reach.audience_segment.service import AudienceSegmentService
-from tests.builders import AUDIENCES, SEGMENTS, ManualClock, add_brand, item, leaf, retargeting
+from tests.builders import (
+    AUDIENCES,
+    SEGMENTS,
+    ManualClock,
+    add_brand,
+    create_segments,
+    item,
+    leaf,
+    retargeting,
+    sizes,
+    sizes_by_id,
+)
 from tests.conftest import ApiUser
 from tests.engine.oracle import Oracle
 from tests.indexed import ADVERTISERS
@@ -18,26 +29,9 @@ ADVERTISER = ADVERTISERS[0]
 PARIS = {"latitude": 48.8566, "longitude": 2.3522}
 
 
-def create(user: ApiUser, *payloads: dict[str, Any]) -> list[str]:
-    body = user.post(f"{SEGMENTS}/create", {"data": list(payloads)}).json()
-    assert body["errors"] == [], body
-    return [r["id"] for r in body["data"]]
-
-
-def sizes(user: ApiUser, path: str, *ids: str) -> dict[str, Any]:
-    response = user.post(path, {"data": [{"id": i, "type": "AudienceSegment"} for i in ids]})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def sizes_by_id(body: dict[str, Any]) -> dict[str, int | None]:
-    return {r["id"]: r["attributes"]["size"] for r in body["data"]}
-
-
 class TestComputeAudienceSegmentsSizes:
     def test_every_kind_matches_the_oracle(self, sizer: ApiUser, oracle: Oracle) -> None:
-        ids = create(
+        ids = create_segments(
             sizer,
             retargeting(ADVERTISER, "all", 0, 14),
             retargeting(ADVERTISER, "buyers", 0, 30, "Buyers"),
@@ -76,28 +70,20 @@ class TestComputeAudienceSegmentsSizes:
         assert sizes_by_id(body) == {i: len(e) for i, e in zip(ids, expected, strict=True)}
         assert all(len(e) > 0 for e in expected)
 
-    def test_behavioral_contact_list_and_lookalike(
+    def test_behavioral_and_contact_list(
         self, app: FastAPI, sizer: ApiUser, oracle: Oracle, clock: ManualClock
     ) -> None:
         with app.state.database.session(write=True) as session:
             behavioral = AudienceSegmentService(session, app.state.settings, clock).add_behavioral(
                 ADVERTISER, "Movers", "LifeEvents", "FR", None, None
             )
-        crm, seed = create(
-            sizer, item(ADVERTISER, "crm", contactList={}), retargeting(ADVERTISER, "seed")
-        )
-        [look] = create(sizer, item(ADVERTISER, "look", lookalike={"seedSegmentId": seed}))
-        body = sizes(sizer, f"{SEGMENTS}/compute-sizes", str(behavioral.id), crm, look)
+        [crm] = create_segments(sizer, item(ADVERTISER, "crm", contactList={}))
+        body = sizes(sizer, f"{SEGMENTS}/compute-sizes", str(behavioral.id), crm)
+        assert body["errors"] == []
         assert sizes_by_id(body) == {
             str(behavioral.id): len(oracle.behavioral("LifeEvents", "FR")),
             crm: 0,
         }
-        [problem] = body["errors"]
-        assert (problem["code"], problem["type"], problem["source"]) == (
-            "size-unavailable",
-            "availability",
-            {"id": "data/2/id"},
-        )
 
     def test_unknown_and_foreign_ids(self, sizer: ApiUser) -> None:
         body = sizes(sizer, f"{SEGMENTS}/compute-sizes", "424242", "x")
@@ -105,14 +91,14 @@ class TestComputeAudienceSegmentsSizes:
         assert [e["code"] for e in body["errors"]] == ["segment-not-found"] * 2
 
     def test_answers_state_the_data_they_come_from(self, sizer: ApiUser, oracle: Oracle) -> None:
-        [segment] = create(sizer, retargeting(ADVERTISER, "r"))
+        [segment] = create_segments(sizer, retargeting(ADVERTISER, "r"))
         response = sizer.post(f"{SEGMENTS}/compute-sizes", {"data": [{"id": segment}]})
         assert response.headers["x-reach-index-as-of"] == oracle.as_of.isoformat()
         assert "x-reach-index-built-at" in response.headers
         assert response.json()["warnings"] == []
 
     def test_stale_data_is_flagged(self, sizer: ApiUser, clock: ManualClock) -> None:
-        [segment] = create(sizer, retargeting(ADVERTISER, "r"))
+        [segment] = create_segments(sizer, retargeting(ADVERTISER, "r"))
         clock.advance(days=60)
         body = sizer.post(f"{SEGMENTS}/compute-sizes", {"data": [{"id": segment}]}).json()
         assert [w["code"] for w in body["warnings"]] == ["index-stale"]
@@ -125,7 +111,7 @@ class TestPrivacyFloor:
         return settings_overrides | {"min_reported_size": 100}
 
     def test_small_sizes_are_withheld_with_a_warning(self, sizer: ApiUser, oracle: Oracle) -> None:
-        large, small = create(
+        large, small = create_segments(
             sizer,
             retargeting(ADVERTISER, "large", 0, 30),
             retargeting(ADVERTISER, "small", 7, 7, "Buyers"),
@@ -209,7 +195,7 @@ class TestEstimateAudienceSegmentsSizes:
 
 class TestAudienceSizes:
     def test_compute_and_estimate_match_the_oracle(self, sizer: ApiUser, oracle: Oracle) -> None:
-        visitors, buyers, market, near = create(
+        visitors, buyers, market, near = create_segments(
             sizer,
             retargeting(ADVERTISER, "visitors", 0, 30),
             retargeting(ADVERTISER, "buyers", 0, 30, "Buyers"),
@@ -261,7 +247,7 @@ class TestAudienceSizes:
         assert estimate.json()["data"]["attributes"]["size"] == len((v | m) - b)
 
     def test_estimate_checks_the_algebra(self, sizer: ApiUser) -> None:
-        [visitors] = create(sizer, retargeting(ADVERTISER, "visitors"))
+        [visitors] = create_segments(sizer, retargeting(ADVERTISER, "visitors"))
         response = sizer.post(
             f"{AUDIENCES}/estimate-size",
             {
@@ -276,27 +262,6 @@ class TestAudienceSizes:
         assert response.status_code == 400
         assert response.json()["errors"][0]["code"] == "algebra-misplaced-not"
         assert response.json()["errors"][0]["source"] == {"algebra": "data/attributes/algebra"}
-
-    def test_an_audience_of_a_lookalike_has_no_size_yet(self, sizer: ApiUser) -> None:
-        [seed] = create(sizer, retargeting(ADVERTISER, "seed"))
-        [look] = create(sizer, item(ADVERTISER, "look", lookalike={"seedSegmentId": seed}))
-        created = sizer.post(
-            f"{AUDIENCES}/create",
-            {
-                "data": [
-                    {
-                        "attributes": {
-                            "advertiserId": str(ADVERTISER),
-                            "name": "l",
-                            "algebra": {"or": [leaf(seed), leaf(look)]},
-                        }
-                    }
-                ]
-            },
-        ).json()["data"]
-        body = sizer.post(f"{AUDIENCES}/compute-sizes", {"data": [{"id": created[0]["id"]}]}).json()
-        assert body["data"] == []
-        assert body["errors"][0]["code"] == "size-unavailable"
 
 
 class TestInMarketListSizes:
@@ -324,7 +289,7 @@ class TestWithoutAnIndex:
         return {"data_dir": tmp_path / "empty"}
 
     def test_sizes_need_an_index(self, sizer: ApiUser) -> None:
-        [segment] = create(sizer, retargeting(ADVERTISER, "r"))
+        [segment] = create_segments(sizer, retargeting(ADVERTISER, "r"))
         response = sizer.post(f"{SEGMENTS}/compute-sizes", {"data": [{"id": segment}]})
         assert response.status_code == 503
         assert response.json()["errors"][0]["code"] == "index-unavailable"
@@ -333,25 +298,9 @@ class TestWithoutAnIndex:
 def test_days_ago_are_counted_from_the_data_not_the_clock(
     sizer: ApiUser, oracle: Oracle, clock: ManualClock
 ) -> None:
-    [segment] = create(sizer, retargeting(ADVERTISER, "today", 0, 0))
+    [segment] = create_segments(sizer, retargeting(ADVERTISER, "today", 0, 0))
     before = sizes_by_id(sizes(sizer, f"{SEGMENTS}/compute-sizes", segment))
     clock.advance(days=3)
     after = sizes_by_id(sizes(sizer, f"{SEGMENTS}/compute-sizes", segment))
     assert before == after == {segment: len(oracle.retargeting(ADVERTISER, "All", 0, 0))}
     assert oracle.as_of + timedelta(days=1) > oracle.as_of
-
-
-def test_an_estimate_using_a_lookalike_names_its_node(sizer: ApiUser) -> None:
-    [seed] = create(sizer, retargeting(ADVERTISER, "seed"))
-    [look] = create(sizer, item(ADVERTISER, "look", lookalike={"seedSegmentId": seed}))
-    algebra = {"and": [leaf(seed), {"not": leaf(look)}]}
-    response = sizer.post(
-        f"{AUDIENCES}/estimate-size",
-        {"data": {"attributes": {"advertiserId": str(ADVERTISER), "algebra": algebra}}},
-    )
-    assert response.status_code == 400
-    problem = response.json()["errors"][0]
-    assert (problem["code"], problem["source"]) == (
-        "size-unavailable",
-        {"algebra": "data/attributes/algebra/and/1/not"},
-    )

@@ -22,6 +22,7 @@ from reach.deps import ClockDep, ReadSession, SettingsDep, WriteSession
 from reach.kit.jsonbody import json_body
 from reach.kit.pagination import Page, page_params
 from reach.kit.wire import JsonResponse, SearchMeta
+from reach.models import AudienceSegment
 
 router = APIRouter(prefix="/2025-01/marketing-solutions/audience-segments", tags=["Audience"])
 
@@ -44,9 +45,19 @@ def _trace(request: Request) -> tuple[str, str]:
     return request.state.trace_id, request.url.path
 
 
+def _build_lookalikes(
+    request: Request, background: BackgroundTasks, segments: list[AudienceSegment]
+) -> None:
+    """New or changed lookalikes get their model built, once committed (background tasks run
+    after the answer is sent, so the worker sees them)."""
+    if any(segment.type == "Lookalike" for segment in segments):
+        background.add_task(request.app.state.lookalikes.wake)
+
+
 @router.post("/create", operation_id="CreateAudienceSegments")
 def create_audience_segments(
     request: Request,
+    background: BackgroundTasks,
     client: AudienceManager,
     body: CreateBody,
     session: WriteSession,
@@ -56,6 +67,7 @@ def create_audience_segments(
     result = AudienceSegmentService(session, settings, clock).create(
         client.advertiser_ids, body.data
     )
+    _build_lookalikes(request, background, result.data)
     return JsonResponse(
         AudienceSegmentEntityV1ListResponse(
             data=[to_resource(s) for s in result.data], errors=result.wire_errors(*_trace(request))
@@ -66,6 +78,7 @@ def create_audience_segments(
 @router.patch("", operation_id="UpdateAudienceSegments")
 def update_audience_segments(
     request: Request,
+    background: BackgroundTasks,
     client: AudienceManager,
     body: UpdateBody,
     session: WriteSession,
@@ -75,6 +88,7 @@ def update_audience_segments(
     result = AudienceSegmentService(session, settings, clock).update(
         client.advertiser_ids, body.data
     )
+    _build_lookalikes(request, background, result.data)
     return JsonResponse(
         AudienceSegmentEntityV1ListResponse(
             data=[to_resource(s) for s in result.data], errors=result.wire_errors(*_trace(request))
@@ -100,6 +114,9 @@ def delete_audience_segments(
     lists = request.app.state.list_matches.lists
     for segment_id in result.data:
         background.add_task(lists.drop, segment_id)
+    # ...and the results of deleted lookalikes.
+    if any(request.app.state.lookalikes.results.has_any(i) for i in result.data):
+        background.add_task(request.app.state.lookalikes.wake)
     return JsonResponse(
         AudienceSegmentIdEntityV1ListResponse(
             data=[AudienceSegmentIdEntityV1Resource(id=str(i)) for i in result.data],

@@ -16,7 +16,6 @@ from reach.audience_segment.schemas import (
 )
 from reach.config import Settings
 from reach.engine.query import Index
-from reach.kit.sizes import SizeUnavailable
 from reach.reference.taxonomy import taxonomy
 
 
@@ -28,9 +27,11 @@ def members(
     definition: Any,
     *,
     contact_list: Callable[[], AbstractBitMap] | None = None,
+    lookalike: Callable[[], AbstractBitMap] | None = None,
 ) -> AbstractBitMap:
     """The users of a segment (its type and the type object as stored or requested);
-    ``contact_list`` gives the members of a ContactList segment's identifiers."""
+    ``contact_list`` gives the members of a ContactList segment's identifiers, ``lookalike``
+    those a Lookalike segment's model chose."""
     if segment_type == "Retargeting":
         r = RetargetingV1.model_validate(definition)
         return index.retargeting(
@@ -59,9 +60,9 @@ def members(
     if segment_type == "ContactList":
         # The users whose identities match the list's identifiers.
         return contact_list() if contact_list is not None else FrozenBitMap()
-    raise SizeUnavailable(
-        f"Sizes of {segment_type} segments are not computed yet; no number is invented"
-    )
+    if segment_type == "Lookalike" and lookalike is not None:
+        return lookalike()
+    raise ValueError(f"no membership source for a {segment_type} segment")
 
 
 def in_market_members(index: Index, spec: InMarketV1) -> AbstractBitMap:

@@ -29,6 +29,22 @@ class AudienceSegmentRepository(OwnedRepository[AudienceSegment]):
                 users.setdefault(seed_id, set()).add(lookalike_id)
         return users
 
+    def of_type(self, segment_type: str) -> Sequence[AudienceSegment]:
+        """Every segment of a type, of every advertiser (for the server's own work)."""
+        return self.session.scalars(
+            select(AudienceSegment)
+            .where(AudienceSegment.type == segment_type)
+            .order_by(AudienceSegment.id)
+        ).all()
+
+    def by_ids_anywhere(self, ids: Iterable[int]) -> dict[int, AudienceSegment]:
+        """The segments among ``ids``, of every advertiser (for the server's own work)."""
+        wanted = set(ids)
+        if not wanted:
+            return {}
+        rows = self.session.scalars(select(AudienceSegment).where(AudienceSegment.id.in_(wanted)))
+        return {row.id: row for row in rows}
+
     def audiences_using(self, ids: Iterable[int]) -> dict[int, set[int]]:
         """For each of ``ids`` used in an audience's algebra: the audiences that use it."""
         wanted = set(ids)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from reach.cli import contact_list, data, db, registries
+from reach.cli import contact_list, data, db, lookalike, registries
 from reach.cli.demo import demo
 from reach.cli.demo_data import demo_data
 from reach.cli.serve import serve
@@ -21,6 +21,7 @@ app.command("demo-data")(demo_data)
 app.command()(data.ingest)
 app.add_typer(data.index, name="index")
 app.add_typer(contact_list.app, name="contact-list")
+app.add_typer(lookalike.app, name="lookalike")
 app.add_typer(db.app, name="db")
 app.add_typer(registries.advertisers, name="advertisers")
 app.add_typer(registries.clients, name="clients")

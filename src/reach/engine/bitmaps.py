@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pyroaring import BitMap, FrozenBitMap
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
 Key = tuple[Any, ...]
 
@@ -23,6 +23,11 @@ def bitmap_of(ordinals: np.ndarray[Any, Any]) -> BitMap:
     values = array.array("I")
     values.frombytes(np.ascontiguousarray(ordinals, dtype=np.uint32).tobytes())
     return BitMap(values)
+
+
+def ordinals_of(bitmap: AbstractBitMap) -> np.ndarray[Any, Any]:
+    """The ordinals of a bitmap as a sorted numpy array (uint32), without a Python list."""
+    return np.frombuffer(bitmap.to_array(), dtype=np.uint32)
 
 
 def atoms(batches: pa.RecordBatchReader, keys: tuple[str, ...]) -> Iterator[tuple[Key, BitMap]]:

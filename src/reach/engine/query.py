@@ -57,7 +57,7 @@ class Index:
 
     # --- plumbing ----------------------------------------------------------------------------
 
-    def _family(self, name: str) -> Family:
+    def family(self, name: str) -> Family:
         family = self._families.get(name)
         if family is None:
             family = self._families[name] = Family(self.directory / "families" / name)
@@ -81,6 +81,16 @@ class Index:
         last = (self.as_of - timedelta(days=max(low, 0))).isoformat()
         return [day for day in self.days if first <= day <= last]
 
+    def daily_families(self, name: str, low: int, high: int) -> list[tuple[int, Family]]:
+        """The per-day families of ``name`` between ``low`` and ``high`` days ago, with how many
+        days ago each is."""
+        found = []
+        for day in self._days_ago(low, high):
+            family = self._day_family(day, name)
+            if family is not None:
+                found.append(((self.as_of - date.fromisoformat(day)).days, family))
+        return found
+
     def _daily(self, name: str, key: tuple[Any, ...], low: int, high: int) -> FrozenBitMap:
         found = []
         for day in self._days_ago(low, high):
@@ -92,7 +102,7 @@ class Index:
     # --- building blocks ---------------------------------------------------------------------
 
     def universe(self) -> FrozenBitMap:
-        return self._family("universe").get(())
+        return self.family("universe").get(())
 
     def visitors(self, advertiser_id: int, low: int, high: int) -> FrozenBitMap:
         """Users who visited the advertiser on a day between ``low`` and ``high`` days ago."""
@@ -105,7 +115,12 @@ class Index:
         return self._daily("active", (), low, high)
 
     def country(self, code: str) -> FrozenBitMap:
-        return self._family("country").get((code,))
+        return self.family("country").get((code,))
+
+    def countries(self) -> dict[str, FrozenBitMap]:
+        """The users of each country."""
+        family = self.family("country")
+        return {str(key[0]): family.get(key) for key in family.entries()}
 
     def advertiser_countries(self, advertiser_id: int) -> list[str]:
         return self._advertiser_countries.get(str(advertiser_id), [])
@@ -146,31 +161,31 @@ class Index:
         """``interest_ids`` must already include the descendants of the interests asked for."""
         ranges = price_ranges or PRICE_RANGES
         if brand_ids or interest_ids:
-            brands, interests = self._family("in_market_brand"), self._family("in_market_interest")
+            brands, interests = self.family("in_market_brand"), self.family("in_market_interest")
             matched = _union(
                 [brands.get((b, r)) for b in brand_ids for r in ranges]
                 + [interests.get((i, r)) for i in interest_ids for r in ranges]
             )
         else:
-            anything = self._family("in_market_any")
+            anything = self.family("in_market_any")
             matched = _union(anything.get((r,)) for r in ranges)
         members = matched & self.country(country)
         if buying_powers:
-            powers = self._family("buying_power")
+            powers = self.family("buying_power")
             members &= _union(powers.get((p,)) for p in buying_powers)
         if gender is not None:
-            members &= self._family("gender").get((gender,))
+            members &= self.family("gender").get((gender,))
         return members
 
     def behavioral(self, category: str, country: str | None) -> FrozenBitMap:
-        family = self._family("behavioral")
+        family = self.family("behavioral")
         if country is not None:
             return family.get((category, country))
         return _union(family.get(k) for k in family.entries() if k[0] == category)
 
     def location(self, points: Sequence[tuple[float, float]], radius_km: float) -> BitMap:
         """Users with a ping in the window within ``radius_km`` (great circle) of a point."""
-        arrays = self._location_arrays()
+        arrays = self.location_arrays()
         cell_ids = arrays["cell_ids"]
         found: list[np.ndarray[Any, Any]] = []
         if len(cell_ids) == 0:
@@ -229,7 +244,7 @@ class Index:
             }
         return self._identities
 
-    def _location_arrays(self) -> dict[str, np.ndarray[Any, Any]]:
+    def location_arrays(self) -> dict[str, np.ndarray[Any, Any]]:
         if self._location is None:
             folder = self.directory / "location"
             self._location = {

@@ -15,12 +15,6 @@ class IndexUnavailable(Problem):
     title = "No index has been built yet"
 
 
-class SizeUnavailable(Problem):
-    type: ClassVar[ProblemType] = "availability"
-    code = "size-unavailable"
-    title = "This size cannot be computed yet"
-
-
 class SizeBelowFloor(Problem):
     code = "size-below-privacy-floor"
     title = "The size is too small to be reported"

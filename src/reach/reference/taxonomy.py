@@ -36,6 +36,15 @@ class Taxonomy:  # not slotted: cached_property needs an instance dictionary
                 children.setdefault(interest.parent_id, []).append(interest.id)
         return children
 
+    @cached_property
+    def ancestors(self) -> dict[str, list[str]]:
+        """Each interest's parent, grandparent... up to its root (empty for a root)."""
+        found: dict[str, list[str]] = {}
+        for interest in self.interests.values():  # parents come first
+            parent = interest.parent_id
+            found[interest.id] = [] if parent is None else [parent, *found[parent]]
+        return found
+
     def leaves(self) -> list[tuple[str, str]]:
         """(id, path) of every interest without sub-interests, in file order."""
         return [(i.id, i.path) for i in self.interests.values() if i.id not in self.children]

@@ -56,6 +56,17 @@ AudienceEstimateBody = Annotated[
 ]
 
 
+def sizing_service(
+    request: Request, session: ReadSession, settings: SettingsDep, clock: ClockDep, index: IndexDep
+) -> SizingService:
+    state = request.app.state
+    return SizingService(session, settings, clock, index, state.list_matches, state.lookalikes)
+
+
+# Declared after the client and the body, so that authentication and validation come first.
+SizingDep = Annotated[SizingService, Depends(sizing_service)]
+
+
 def _wire(request: Request, problems: list[Problem]) -> list[dict[str, object]]:
     return [p.to_wire(trace_id=request.state.trace_id, instance=request.url.path) for p in problems]
 
@@ -69,12 +80,8 @@ def compute_audience_segments_sizes(
     request: Request,
     client: AudienceManager,
     body: SegmentSizesBody,
-    session: ReadSession,
-    settings: SettingsDep,
-    clock: ClockDep,
-    index: IndexDep,
+    service: SizingDep,
 ) -> JsonResponse:
-    service = SizingService(session, settings, clock, index, request.app.state.list_matches)
     sized: Sized = service.segment_sizes(client.advertiser_ids, body.data)
     return JsonResponse(
         AudienceSegmentSizeEntityV1ListResponse(
@@ -96,12 +103,8 @@ def estimate_audience_segments_sizes(
     request: Request,
     client: AudienceManager,
     body: SegmentEstimateBody,
-    session: ReadSession,
-    settings: SettingsDep,
-    clock: ClockDep,
-    index: IndexDep,
+    service: SizingDep,
 ) -> JsonResponse:
-    service = SizingService(session, settings, clock, index, request.app.state.list_matches)
     sized = service.estimate_segment(client.advertiser_ids, body)
     [(_, size)] = sized.result.data
     return JsonResponse(
@@ -120,12 +123,8 @@ def compute_audiences_sizes(
     request: Request,
     client: AudienceManager,
     body: AudienceSizesBody,
-    session: ReadSession,
-    settings: SettingsDep,
-    clock: ClockDep,
-    index: IndexDep,
+    service: SizingDep,
 ) -> JsonResponse:
-    service = SizingService(session, settings, clock, index, request.app.state.list_matches)
     sized = service.audience_sizes(client.advertiser_ids, body.data)
     return JsonResponse(
         AudienceSizeEntityV1ListResponse(
@@ -145,12 +144,8 @@ def estimate_audiences_sizes(
     request: Request,
     client: AudienceManager,
     body: AudienceEstimateBody,
-    session: ReadSession,
-    settings: SettingsDep,
-    clock: ClockDep,
-    index: IndexDep,
+    service: SizingDep,
 ) -> JsonResponse:
-    service = SizingService(session, settings, clock, index, request.app.state.list_matches)
     sized = service.estimate_audience(client.advertiser_ids, body)
     [(_, size)] = sized.result.data
     return JsonResponse(

@@ -40,7 +40,9 @@ from reach.kit.clock import Clock
 from reach.kit.findings import Findings, bulk_target
 from reach.kit.ids import parse_ids
 from reach.kit.problems import Invalid, Problem, RequestProblems, RequiredField
-from reach.kit.sizes import IndexUnavailable, SizeUnavailable, floor_warning, freshness, reported
+from reach.kit.sizes import IndexUnavailable, floor_warning, freshness, reported
+from reach.lookalike.errors import LookalikeComputing
+from reach.lookalike.service import Lookalikes, LookalikeService
 from reach.models import AudienceSegment
 from reach.reference.repository import BrandRepository
 from reach.reference.taxonomy import taxonomy
@@ -70,6 +72,7 @@ class SizingService:
         clock: Clock,
         index: Index | None,
         lists: ListMatches,
+        lookalikes: Lookalikes,
     ) -> None:
         self.session = session
         self.lists = lists
@@ -78,6 +81,7 @@ class SizingService:
         self.index = require(index)
         self.segments = AudienceSegmentRepository(session)
         self.audiences = AudienceRepository(session)
+        self.lookalikes = LookalikeService(session, settings, self.index, lists, lookalikes)
 
     def _report(self, size: int, path: str, warnings: list[Problem]) -> int | None:
         shown = reported(size, self.settings.min_reported_size)
@@ -101,6 +105,7 @@ class SizingService:
             segment.advertiser_id,
             segment.definition,
             contact_list=lambda: self.lists.get(segment.id, self.index).members,
+            lookalike=lambda: self.lookalikes.members(segment),
         )
 
     # --- segments ----------------------------------------------------------------------------
@@ -118,14 +123,17 @@ class SizingService:
             if segment is None:
                 sized.result.fail(index, f.problems)
                 continue
+            path = f"data/{index}/attributes/size"
+            if segment.type == "Lookalike":
+                sized.warnings.extend(self.lookalikes.diagnostics(segment, path))
             try:
                 size = len(self._segment_members(segment))
-            except SizeUnavailable as problem:
-                problem.source = {"id": "id"}
-                sized.result.fail(index, [problem])
+            except LookalikeComputing as problem:
+                problem.source = {"size": path}
+                sized.warnings.append(problem)
+                sized.result.data.append((segment.id, None))
                 continue
-            shown = self._report(size, f"data/{index}/attributes/size", sized.warnings)
-            sized.result.data.append((segment.id, shown))
+            sized.result.data.append((segment.id, self._report(size, path, sized.warnings)))
         return sized
 
     def estimate_segment(
@@ -197,16 +205,17 @@ class SizingService:
             if audience is None:
                 sized.result.fail(index, f.problems)
                 continue
+            path = f"data/{index}/attributes/size"
             try:
                 size = len(
                     algebra.evaluate(trees[audience.id], partial(self._leaf, segments, cache))
                 )
-            except SizeUnavailable as problem:
-                problem.source = {"id": "id"}
-                sized.result.fail(index, [problem])
+            except LookalikeComputing as problem:
+                problem.source = {"size": path}
+                sized.warnings.append(problem)
+                sized.result.data.append((audience.id, None))
                 continue
-            shown = self._report(size, f"data/{index}/attributes/size", sized.warnings)
-            sized.result.data.append((audience.id, shown))
+            sized.result.data.append((audience.id, self._report(size, path, sized.warnings)))
         return sized
 
     def _leaf(
@@ -239,19 +248,14 @@ class SizingService:
         node, _ = algebra.parse(checked[0])
         assert node is not None
         cache: dict[int, AbstractBitMap] = {}
+        sized = Sized(warnings=self._fresh())
         try:
             size = len(algebra.evaluate(node, partial(self._leaf, segments, cache)))
-        except SizeUnavailable as problem:
-            # Name the first node whose segment has no size yet.
-            unavailable = [
-                path
-                for path, segment_id in algebra.leaf_paths(node)
-                if segments[int(segment_id)].type == "Lookalike"
-            ]
-            where = "/".join(filter(None, ("data/attributes/algebra", unavailable[0])))
-            problem.source = {"algebra": where} if unavailable else {}
-            raise
-        sized = Sized(warnings=self._fresh())
+        except LookalikeComputing as problem:
+            problem.source = {"size": "data/attributes/size"}
+            sized.warnings.append(problem)
+            sized.result.data.append((advertiser_id, None))
+            return sized
         sized.result.data.append(
             (advertiser_id, self._report(size, "data/attributes/size", sized.warnings))
         )

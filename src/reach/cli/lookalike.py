@@ -1,0 +1,162 @@
+"""``reach lookalike``: build the lookalikes now, see their state, explain a model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import h3.api.basic_int as h3
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from reach.audience_segment.repository import AudienceSegmentRepository
+from reach.audience_segment.schemas import LookalikeV1
+from reach.cli.context import Context, context, fail
+from reach.contact_list.service import ListMatches
+from reach.contact_list.storage import ListStore
+from reach.engine.query import IndexProvider
+from reach.lookalike.storage import ResultStore
+from reach.lookalike.worker import LookalikeWorker
+from reach.reference.repository import BrandRepository
+from reach.reference.taxonomy import taxonomy
+
+out = Console()
+app = typer.Typer(help="Lookalike segments: build, state, explanation.", no_args_is_help=True)
+
+
+def _worker(ctx: Context) -> LookalikeWorker:
+    settings = ctx.settings
+    indexes = IndexProvider(settings.data_dir)
+    lists = ListMatches(ListStore(settings.data_dir / "lists"))
+    # Built here, in this process: the command is the worker.
+    settings = settings.model_copy(update={"lookalike_processes": 0})
+    return LookalikeWorker(
+        settings, ctx.database, indexes, lists, ResultStore(settings.data_dir / "lookalikes")
+    )
+
+
+@app.command("build")
+def build_command() -> None:
+    """Build every lookalike whose model is missing for the current data (a running server
+    does this by itself; this is for scripts and for a server that is down)."""
+    with context() as ctx:
+        if IndexProvider(ctx.settings.data_dir).current() is None:
+            fail("no index is in service: run `reach index build` first")
+        worker = _worker(ctx)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=out,
+        ) as progress:
+            task = progress.add_task("lookalikes", total=None)
+
+            def report(segment_id: int, done: int, total: int) -> None:
+                what = f"lookalike {segment_id}" if done < total else "lookalikes"
+                progress.update(task, description=what, completed=done, total=total)
+
+            built = worker.run_once(report)
+        for failed_key, error in worker.failed.items():
+            out.print(f"[red]failed[/red] ({failed_key}): {error}")
+        if not built:
+            out.print("Every lookalike is up to date.")
+            return
+        table = Table("segment", "members", "seed", "eligible", "holdout AUC", "seconds")
+        for item in built:
+            s = item.summary
+            auc = s["holdout_auc"]
+            table.add_row(
+                str(item.segment_id),
+                f"{s['size']:,}",
+                f"{s['seed_size']:,}",
+                f"{s['eligible_size']:,}",
+                "-" if auc is None else f"{auc:.3f}",
+                f"{s['seconds']:.1f}",
+            )
+        out.print(table)
+
+
+@app.command()
+def status() -> None:
+    """Every lookalike: its target size and whether its model is built for the current data."""
+    with context() as ctx:
+        worker = _worker(ctx)
+        pending = {wanted.segment_id for wanted in worker.pending()}
+        table = Table("segment", "advertiser", "seed", "target size", "members", "state")
+        with ctx.database.session() as session:
+            for segment in AudienceSegmentRepository(session).of_type("Lookalike"):
+                summary = worker.results.summary(segment.id)
+                definition = LookalikeV1.model_validate(segment.definition)
+                table.add_row(
+                    str(segment.id),
+                    str(segment.advertiser_id),
+                    definition.seed_segment_id,
+                    f"{definition.target_size:,}",
+                    "-" if summary is None else f"{summary['size']:,}",
+                    "pending" if segment.id in pending else "built",
+                )
+        out.print(table)
+
+
+@app.command()
+def explain(segment_id: Annotated[int, typer.Argument(metavar="SEGMENT_ID")]) -> None:
+    """The strongest features of a lookalike's model, and what it was trained on."""
+    with context() as ctx:
+        results = ResultStore(ctx.settings.data_dir / "lookalikes")
+        summary = results.summary(segment_id)
+        if summary is None:
+            fail(
+                f"lookalike {segment_id} has no model yet (is it a lookalike? is its model built?"
+                " see `reach lookalike status`)"
+            )
+            return
+        with ctx.database.session() as session:
+            brands = {brand.id: brand.name for brand in BrandRepository(session).list()}
+        training = summary["training"]
+        auc = summary["holdout_auc"]
+        out.print(
+            f"Lookalike {segment_id}: {summary['size']:,} members among"
+            f" {summary['eligible_size']:,} eligible users of {', '.join(summary['countries'])};"
+            f" seed of {summary['seed_size']:,} matched users."
+        )
+        out.print(
+            f"Trained on {training['positives']:,} seed users and {training['negatives']:,}"
+            f" others; holdout AUC {'-' if auc is None else f'{auc:.3f}'};"
+            f" index {summary['build_id']} (data up to {summary['index_as_of']});"
+            f" built {summary['built_at']} in {summary['seconds']:.1f} s."
+        )
+        table = Table("feature", "weight", "in seed", "among eligible")
+        for feature in summary["features"]:
+            table.add_row(
+                label(feature["key"], brands),
+                f"{feature['weight']:+.3f}",
+                f"{feature['seed_share']:.1%}",
+                f"{feature['eligible_share']:.1%}",
+            )
+        out.print(table)
+
+
+def label(key: list[Any], brands: dict[int, str]) -> str:
+    """A feature in words."""
+    kind, *rest = key
+    if kind == "interest":
+        interest = taxonomy().interests.get(str(rest[0]))
+        return f"browsed {interest.path if interest else rest[0]}"
+    if kind == "brand":
+        return f"browsed brand {brands.get(int(rest[0]), rest[0])}"
+    if kind == "price":
+        return f"browsed {rest[0]}-priced products"
+    if kind == "visited":
+        return f"visited advertiser {rest[0]} in the last {rest[1]} days"
+    if kind == "visit_days":
+        return f"visited advertiser {rest[0]} on {rest[1]}+ days"
+    if kind == "bought":
+        return f"bought from advertiser {rest[0]}"
+    if kind == "area":
+        lat, lon = h3.cell_to_latlng(h3.str_to_int(str(rest[0])))
+        return f"seen around {lat:.2f}, {lon:.2f}"
+    if kind == "behavioral":
+        return f"behavioral {rest[0]} ({rest[1]})"
+    return f"{kind.replace('_', ' ')} {' '.join(str(part) for part in rest)}"

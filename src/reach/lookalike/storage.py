@@ -1,0 +1,109 @@
+"""Lookalike results on disk: per lookalike, the members and the model's summary, by input key.
+
+``<data dir>/lookalikes/<segment id>/<key>.bitmap`` holds the members and ``<key>.json`` the
+summary (``reach lookalike explain``). The key names everything the result depends on (model
+version, index build, seed members, target size), so a result is never stale: a changed input
+has another key. The summary is written last, so a result exists once its summary does; a
+crash mid-write leaves nothing that counts, and the next scan builds it again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+from pyroaring import BitMap, FrozenBitMap
+
+from reach.engine.store import write_atomically
+
+CACHED_RESULTS = 64
+
+
+class ResultStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = Lock()
+        self._cache: OrderedDict[tuple[int, str], FrozenBitMap] = OrderedDict()
+
+    def _folder(self, segment_id: int) -> Path:
+        return self.root / str(segment_id)
+
+    def has_any(self, segment_id: int) -> bool:
+        return self._folder(segment_id).is_dir()
+
+    def has(self, segment_id: int, key: str) -> bool:
+        return (self._folder(segment_id) / f"{key}.json").exists()
+
+    def members(self, segment_id: int, key: str) -> FrozenBitMap | None:
+        """The members of the result of ``key``, if it is built."""
+        with self._lock:
+            found = self._cache.get((segment_id, key))
+            if found is not None:
+                self._cache.move_to_end((segment_id, key))
+                return found
+        if not self.has(segment_id, key):
+            return None
+        try:
+            blob = (self._folder(segment_id) / f"{key}.bitmap").read_bytes()
+        except FileNotFoundError:  # replaced by a newer result meanwhile
+            return None
+        found = FrozenBitMap.deserialize(blob)
+        with self._lock:
+            self._cache[(segment_id, key)] = found
+            while len(self._cache) > CACHED_RESULTS:
+                self._cache.popitem(last=False)
+        return found
+
+    def summary(self, segment_id: int) -> dict[str, Any] | None:
+        """The summary of the newest result of a lookalike, if any."""
+        newest: dict[str, Any] | None = None
+        for path in self._folder(segment_id).glob("*.json"):
+            try:
+                found = json.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                continue
+            if newest is None or found["built_at"] > newest["built_at"]:
+                newest = found
+        return newest
+
+    def save(self, segment_id: int, key: str, members: BitMap, summary: dict[str, Any]) -> None:
+        """Store a result, then drop the lookalike's older ones."""
+        folder = self._folder(segment_id)
+        members.run_optimize()
+        write_atomically(folder / f"{key}.bitmap", members.serialize())
+        write_atomically(folder / f"{key}.json", json.dumps(summary, indent=1))
+        for path in folder.iterdir():
+            if path.suffix in (".bitmap", ".json") and path.stem != key:
+                path.unlink(missing_ok=True)
+
+    @contextmanager
+    def claim(self, segment_id: int) -> Iterator[bool]:
+        """Whether this process may build the lookalike now: one builder at a time, across
+        processes; another builder's claim answers False at once rather than waiting."""
+        folder = self._folder(segment_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / ".lock").open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def keep_only(self, segment_ids: set[int]) -> None:
+        """Remove the results of lookalikes that no longer exist."""
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if folder.is_dir() and folder.name.isdigit() and int(folder.name) not in segment_ids:
+                shutil.rmtree(folder, ignore_errors=True)

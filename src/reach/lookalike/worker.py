@@ -1,0 +1,228 @@
+"""The lookalike worker: finds lookalikes without a result for their current inputs and builds
+them, off the request path.
+
+A scan reads every lookalike segment, computes its inputs' key and builds those without a
+result. Nothing else records what is pending, so there is nothing to lose: a server that
+crashed mid-build finds the same lookalike missing at its next scan and builds it again
+(``resume`` means exactly that). The server scans when it starts, after a lookalike is created or
+updated, and when a size request meets a lookalike without a result. Models are trained in a
+separate process (``REACH_LOOKALIKE_PROCESSES``), so a build never takes the API's CPU time
+under the GIL; with 0 they are trained in the worker's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pyroaring import FrozenBitMap
+
+from reach.audience_segment.repository import AudienceSegmentRepository
+from reach.config import Settings
+from reach.contact_list.service import ListMatches
+from reach.db import Database
+from reach.engine.features import FeatureSpace, user_features
+from reach.engine.lookalike import build
+from reach.engine.query import Index, IndexProvider
+from reach.lookalike.service import Inputs, inputs
+from reach.lookalike.storage import ResultStore
+from reach.reference.taxonomy import taxonomy
+
+log = logging.getLogger("reach.lookalike")
+
+Progress = Callable[[int, int, int], None]  # (segment id, done, total)
+
+# The feature space of the last index a process built from: lookalikes built one after the
+# other on the same index share it.
+_spaces: dict[str, FeatureSpace] = {}
+
+
+def _space(index: Index) -> FeatureSpace:
+    found = _spaces.get(index.build_id)
+    if found is None:
+        _spaces.clear()
+        found = _spaces[index.build_id] = user_features(index, taxonomy().ancestors)
+    return found
+
+
+def build_and_save(
+    index_directory: str,
+    results_root: str,
+    segment_id: int,
+    key: str,
+    seed: bytes,
+    target_size: int,
+) -> dict[str, Any]:
+    """Train, score and store one lookalike; runs in a worker process (arguments pickle)."""
+    index = Index(Path(index_directory))
+    found = build(_space(index), index.countries(), FrozenBitMap.deserialize(seed), target_size)
+    summary = found.summary() | {
+        "segment_id": segment_id,
+        "key": key,
+        "build_id": index.build_id,
+        "index_as_of": index.as_of.isoformat(),
+        "target_size": target_size,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    ResultStore(Path(results_root)).save(segment_id, key, found.members, summary)
+    return summary
+
+
+@dataclass(frozen=True)
+class Built:
+    segment_id: int
+    summary: dict[str, Any]
+
+
+class LookalikeWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        indexes: IndexProvider,
+        lists: ListMatches,
+        results: ResultStore,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.indexes = indexes
+        self.lists = lists
+        self.results = results
+        self._lock = threading.Lock()
+        self._wanted = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._pool: Executor | None = None
+        # Keys whose build failed, with the error: not retried until their inputs change.
+        self.failed: dict[str, str] = {}
+
+    # --- scanning ----------------------------------------------------------------------------
+
+    def pending(self) -> list[Inputs]:
+        """The lookalikes without a result for their current inputs (and a clean-up of the
+        results of deleted ones)."""
+        index = self.indexes.current()
+        if index is None:
+            return []
+        with self.database.session() as session:
+            segments = AudienceSegmentRepository(session)
+            lookalikes = segments.of_type("Lookalike")
+            seeds = segments.by_ids_anywhere(
+                s.seed_segment_id for s in lookalikes if s.seed_segment_id is not None
+            )
+            self.results.keep_only({s.id for s in lookalikes})
+            found = []
+            for lookalike in lookalikes:
+                if lookalike.seed_segment_id not in seeds:
+                    continue
+                wanted = inputs(
+                    index, self.settings, self.lists, lookalike, seeds[lookalike.seed_segment_id]
+                )
+                if not self.results.has(lookalike.id, wanted.key) and wanted.key not in self.failed:
+                    found.append(wanted)
+        return found
+
+    def run_once(self, progress: Progress | None = None) -> list[Built]:
+        """Build every pending lookalike, one after the other."""
+        index = self.indexes.current()
+        todo = self.pending()
+        built = []
+        for done, wanted in enumerate(todo):
+            if progress is not None:
+                progress(wanted.segment_id, done, len(todo))
+            if index is None or self._closed:
+                break
+            with self.results.claim(wanted.segment_id) as mine:
+                if not mine or self.results.has(wanted.segment_id, wanted.key):
+                    continue  # another process builds it, or just did
+                try:
+                    summary = self._run(index, wanted)
+                except Exception as error:
+                    log.exception("lookalike %s could not be built", wanted.segment_id)
+                    self.failed[wanted.key] = f"{type(error).__name__}: {error}"
+                    continue
+            log.info(
+                "lookalike %s built: %s members in %.1f s",
+                wanted.segment_id,
+                summary["size"],
+                summary["seconds"],
+            )
+            built.append(Built(wanted.segment_id, summary))
+        if progress is not None:
+            progress(0, len(todo), len(todo))
+        return built
+
+    def _run(self, index: Index, wanted: Inputs) -> dict[str, Any]:
+        arguments = (
+            str(index.directory),
+            str(self.results.root),
+            wanted.segment_id,
+            wanted.key,
+            wanted.seed.serialize(),
+            wanted.target_size,
+        )
+        if self.settings.lookalike_processes == 0:
+            return build_and_save(*arguments)
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.settings.lookalike_processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                )
+            pool = self._pool
+        result: dict[str, Any] = pool.submit(build_and_save, *arguments).result()
+        return result
+
+    # --- the background thread ---------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Ask for a scan soon (starting the worker thread on first use)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._idle.clear()
+            self._wanted.set()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._loop, name="reach-lookalikes", daemon=True
+                )
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._wanted.wait()
+            with self._lock:
+                if self._closed:
+                    return
+                self._wanted.clear()
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("lookalike scan failed")
+            with self._lock:
+                if not self._wanted.is_set():
+                    self._idle.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no scan is wanted or running; False on timeout."""
+        return self._idle.wait(timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._wanted.set()
+            thread, pool = self._thread, self._pool
+        if thread is not None:
+            # A model being trained finishes on its own (and is stored); nothing waits for it.
+            thread.join(timeout=1)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
