@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -73,6 +75,18 @@ def build_and_save(
     }
     ResultStore(Path(results_root)).save(segment_id, key, found.members, summary)
     return summary
+
+
+def _follow_parent(parent: int) -> None:
+    """Worker-process initializer: end the process when the server that started it is gone
+    (killed servers leave no orphan trainers behind)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="reach-parent-watch", daemon=True).start()
 
 
 @dataclass(frozen=True)
@@ -177,6 +191,8 @@ class LookalikeWorker:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.settings.lookalike_processes,
                     mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_follow_parent,
+                    initargs=(os.getpid(),),
                 )
             pool = self._pool
         result: dict[str, Any] = pool.submit(build_and_save, *arguments).result()
