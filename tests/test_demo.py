@@ -46,14 +46,23 @@ def test_demo_serves_real_sizes(tmp_path: Path) -> None:
             output = (tmp_path / "demo.log").read_text()
         snippet = output[output.index("TOKEN=$(") :]
         snippet = snippet[: snippet.index("\n\n")]
-        # The snippet runs exactly as printed: a search, then the sizes of two segments.
-        printed = subprocess.run(
-            ["bash", "-c", snippet], capture_output=True, text=True, timeout=60, check=True
-        ).stdout
-        decoder = json.JSONDecoder()
-        search, end = decoder.raw_decode(printed)
-        sizes, _ = decoder.raw_decode(printed[end:].lstrip())
-        assert search["meta"]["totalItems"] > 0
+        # The snippet runs exactly as printed: a search, then the sizes of the example segments;
+        # the lookalike's size comes once its model is built, moments after the start.
+        while True:
+            printed = subprocess.run(
+                ["bash", "-c", snippet], capture_output=True, text=True, timeout=60, check=True
+            ).stdout
+            decoder = json.JSONDecoder()
+            search, end = decoder.raw_decode(printed)
+            sizes, _ = decoder.raw_decode(printed[end:].lstrip())
+            assert search["meta"]["totalItems"] > 0
+            pending = [s for s in sizes["data"] if s["attributes"]["size"] is None]
+            if not pending:
+                break
+            assert [w["code"] for w in sizes["warnings"]] == ["lookalike-computing"]
+            assert time.monotonic() < deadline, sizes
+            time.sleep(0.5)
+        assert len(sizes["data"]) == 3
         assert all(s["attributes"]["size"] > 0 for s in sizes["data"])
         assert sizes["warnings"] == []
 

@@ -22,6 +22,7 @@ from reach.audience_segment.schemas import (
     AudienceSegmentCreateEntityV1Resource,
     BehavioralCategory,
     InMarketCreateV1,
+    LookalikeCreateV1,
     RetargetingCreateV1,
 )
 from reach.audience_segment.service import AudienceSegmentService
@@ -49,6 +50,8 @@ BEHAVIORAL: list[tuple[str, BehavioralCategory]] = [
 ]
 DEMO_COUNTRY = "FR"
 EXAMPLE_NAMES = ["Visitors of the last 30 days", "In the market for running shoes"]
+LOOKALIKE_NAME = "Like the running-shoe shoppers"
+LOOKALIKE_SIZE = 1000
 DEMO_AUDIENCE = "Recent visitors shopping for running shoes"
 
 
@@ -90,7 +93,25 @@ def seed(ctx: Context, session: Session) -> None:
         ]
         if wanted:
             segments.create(frozenset(ADVERTISERS), wanted)
+        seed_lookalike(segments, advertiser_id)
         seed_audience(ctx, session, advertiser_id)
+
+
+def seed_lookalike(segments: AudienceSegmentService, advertiser_id: int) -> None:
+    """A lookalike of the in-market example (its model is built once the server runs)."""
+    ids = segments.segments.names_in_use(advertiser_id, [EXAMPLE_NAMES[1], LOOKALIKE_NAME])
+    if LOOKALIKE_NAME in ids or EXAMPLE_NAMES[1] not in ids:
+        return
+    lookalike = AudienceSegmentCreateEntityV1(
+        advertiser_id=str(advertiser_id),
+        name=LOOKALIKE_NAME,
+        lookalike=LookalikeCreateV1(
+            seed_segment_id=str(ids[EXAMPLE_NAMES[1]]), target_size=LOOKALIKE_SIZE
+        ),
+    )
+    segments.create(
+        frozenset(ADVERTISERS), [AudienceSegmentCreateEntityV1Resource(attributes=lookalike)]
+    )
 
 
 def seed_audience(ctx: Context, session: Session, advertiser_id: int) -> None:
@@ -188,6 +209,9 @@ curl -s -X POST {base}/2025-01/marketing-solutions/audience-segments/search \\
 curl -s -X POST {base}/2025-01/marketing-solutions/audience-segments/compute-sizes \\
   -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
   -d {sizes}
+
+(The last of those segments is a lookalike: its size is null, with a "lookalike-computing"
+warning, until its model is built a few seconds after the start.)
 """
 
 
@@ -202,7 +226,8 @@ def demo(
             seed(ctx, session)
             credentials = demo_client(ctx, session)
             examples = AudienceSegmentService(session, ctx.settings, ctx.clock).segments
-            segment_ids = sorted(examples.names_in_use(1001, EXAMPLE_NAMES).values())
+            shown = [*EXAMPLE_NAMES, LOOKALIKE_NAME]
+            segment_ids = sorted(examples.names_in_use(1001, shown).values())
         ensure_index(ctx)
         settings = ctx.settings
     bind_host = host or settings.host
