@@ -93,7 +93,7 @@ class TestLifecycle:
         assert computing["type"] == "availability"
         assert computing["source"] == {"size": "data/0/attributes/size"}
 
-        [built] = worker.run_once()
+        [built] = worker.run_once().built
         assert built.segment_id == int(look)
         body = sizes(sizer, f"{SEGMENTS}/compute-sizes", look, seed)
         seed_size = len(oracle.retargeting(ADVERTISER, "All", 0, 10))
@@ -104,7 +104,7 @@ class TestLifecycle:
         either = estimate(sizer, {"or": [leaf(seed), leaf(look)]})
         assert both["data"]["attributes"]["size"] == 0
         assert either["data"]["attributes"]["size"] == seed_size + 300
-        assert worker.run_once() == []  # nothing left to build
+        assert worker.run_once().built == []  # nothing left to build
 
     def test_a_new_target_size_is_a_new_model(
         self, sizer: ApiUser, worker: LookalikeWorker
@@ -132,7 +132,7 @@ class TestLifecycle:
         assert sizer.patch(CONTACT_LIST.format(crm), emails(401, 600)).status_code == 200
         body = sizes(sizer, f"{SEGMENTS}/compute-sizes", look)
         assert "lookalike-computing" in warning_codes(body)
-        [built] = worker.run_once()
+        [built] = worker.run_once().built
         assert built.summary["seed_size"] > 0
         assert sizes_by_id(sizes(sizer, f"{SEGMENTS}/compute-sizes", look)) == {look: 200}
 
@@ -145,7 +145,7 @@ class TestLifecycle:
         publish_a_copy_of_the_index(app.state.settings.data_dir)
         body = sizes(sizer, f"{SEGMENTS}/compute-sizes", look)
         assert "lookalike-computing" in warning_codes(body)
-        [built] = worker.run_once()
+        [built] = worker.run_once().built
         assert built.summary["build_id"] == "copy"
         assert sizes_by_id(sizes(sizer, f"{SEGMENTS}/compute-sizes", look)) == {look: 250}
 
@@ -154,7 +154,7 @@ class TestLifecycle:
     ) -> None:
         [seed] = create_segments(sizer, retargeting(ADVERTISER, "seed", 0, 10))
         [look] = create_segments(sizer, lookalike("look", seed, 250))
-        [built] = worker.run_once()
+        [built] = worker.run_once().built
         # A crash after the members were written, before the summary: no result counts.
         folder = app.state.settings.data_dir / "lookalikes" / look
         (folder / f"{built.summary['key']}.json").unlink()
@@ -162,7 +162,7 @@ class TestLifecycle:
         app.state.lookalikes = Lookalikes(type(worker.results)(worker.results.root), lambda: None)
         body = sizes(sizer, f"{SEGMENTS}/compute-sizes", look)
         assert "lookalike-computing" in warning_codes(body)
-        assert [b.segment_id for b in worker.run_once()] == [int(look)]
+        assert [b.segment_id for b in worker.run_once().built] == [int(look)]
         assert sizes_by_id(sizes(sizer, f"{SEGMENTS}/compute-sizes", look)) == {look: 250}
 
     def test_a_deleted_lookalike_leaves_no_result(
@@ -177,6 +177,30 @@ class TestLifecycle:
         assert response.json()["errors"] == []
         worker.run_once()
         assert not folder.exists()
+
+    def test_a_failed_build_says_so_until_retried(
+        self, sizer: ApiUser, worker: LookalikeWorker, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        [seed] = create_segments(sizer, retargeting(ADVERTISER, "seed", 0, 10))
+        [look] = create_segments(sizer, lookalike("look", seed, 250))
+
+        def broken(*_: object, **__: object) -> None:
+            raise MemoryError("no room")
+
+        monkeypatch.setattr("reach.lookalike.worker.build", broken)
+        scan = worker.run_once()
+        assert scan.built == []
+        assert scan.failed == [(int(look), "MemoryError: no room")]
+        body = sizes(sizer, f"{SEGMENTS}/compute-sizes", look)
+        assert sizes_by_id(body) == {look: None}
+        [failed] = [w for w in body["warnings"] if w["code"] == "lookalike-failed"]
+        assert failed["type"] == "availability"
+        assert "no room" in failed["detail"]
+        assert worker.run_once().failed == []  # not tried again by itself
+        monkeypatch.undo()
+        assert worker.results.forget_failures() == 1
+        assert [b.segment_id for b in worker.run_once().built] == [int(look)]
+        assert sizes_by_id(sizes(sizer, f"{SEGMENTS}/compute-sizes", look)) == {look: 250}
 
 
 class TestAudiences:
@@ -256,7 +280,7 @@ class TestInTheBackground:
         [look] = create_segments(sizer, lookalike("look", seed, 300))
         worker: LookalikeWorker = app.state.lookalike_worker
         assert worker.wait_idle(timeout=120)
-        assert worker.failed == {}
+        assert not list(app.state.settings.data_dir.glob("lookalikes/*/*.error"))
         body = sizes(sizer, f"{SEGMENTS}/compute-sizes", look)
         assert sizes_by_id(body) == {look: 300}
         assert warning_codes(body) == []

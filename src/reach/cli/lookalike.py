@@ -37,13 +37,19 @@ def _worker(ctx: Context) -> LookalikeWorker:
 
 
 @app.command("build")
-def build_command() -> None:
+def build_command(
+    retry: Annotated[
+        bool, typer.Option("--retry", help="Try again the lookalikes whose build failed.")
+    ] = False,
+) -> None:
     """Build every lookalike whose model is missing for the current data (a running server
     does this by itself; this is for scripts and for a server that is down)."""
     with context() as ctx:
         if IndexProvider(ctx.settings.data_dir).current() is None:
             fail("no index is in service: run `reach index build` first")
         worker = _worker(ctx)
+        if retry:
+            out.print(f"{worker.results.forget_failures()} failed build(s) to try again")
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -57,11 +63,13 @@ def build_command() -> None:
                 what = f"lookalike {segment_id}" if done < total else "lookalikes"
                 progress.update(task, description=what, completed=done, total=total)
 
-            built = worker.run_once(report)
-        for failed_key, error in worker.failed.items():
-            out.print(f"[red]failed[/red] ({failed_key}): {error}")
+            scan = worker.run_once(report)
+        for segment_id, reason in scan.failed:
+            out.print(f"[red]lookalike {segment_id} failed:[/red] {reason}")
+        built = scan.built
         if not built:
-            out.print("Every lookalike is up to date.")
+            if not scan.failed:
+                out.print("Every lookalike is up to date.")
             return
         table = Table("segment", "members", "seed", "eligible", "holdout AUC", "seconds")
         for item in built:
@@ -95,9 +103,16 @@ def status() -> None:
                     definition.seed_segment_id,
                     f"{definition.target_size:,}",
                     "-" if summary is None else f"{summary['size']:,}",
-                    "pending" if segment.id in pending else "built",
+                    _state(worker, segment.id, pending),
                 )
         out.print(table)
+
+
+def _state(worker: LookalikeWorker, segment_id: int, pending: set[int]) -> str:
+    if segment_id in pending:
+        return "pending"
+    failure = worker.results.failure(segment_id)
+    return f"failed: {failure} (retry: reach lookalike build --retry)" if failure else "built"
 
 
 @app.command()

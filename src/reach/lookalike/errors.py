@@ -7,10 +7,20 @@ from typing import ClassVar
 from reach.kit.problems import Problem, ProblemType
 
 
-class LookalikeComputing(Problem):
+class LookalikeUnavailable(Problem):
+    """A lookalike without members for the current data: its size is null, with this warning."""
+
     type: ClassVar[ProblemType] = "availability"
+
+
+class LookalikeComputing(LookalikeUnavailable):
     code = "lookalike-computing"
     title = "The lookalike is being computed"
+
+
+class LookalikeFailed(LookalikeUnavailable):
+    code = "lookalike-failed"
+    title = "The lookalike could not be computed"
 
 
 class SeedTooSmall(Problem):

@@ -25,7 +25,12 @@ from reach.engine.bitmaps import ordinals_of
 from reach.engine.lookalike import MODEL_VERSION, scope
 from reach.engine.query import Index
 from reach.kit.problems import Problem
-from reach.lookalike.errors import LookalikeComputing, SeedTooLarge, SeedTooSmall
+from reach.lookalike.errors import (
+    LookalikeComputing,
+    LookalikeFailed,
+    SeedTooLarge,
+    SeedTooSmall,
+)
 from reach.lookalike.storage import ResultStore
 from reach.models import AudienceSegment
 
@@ -107,10 +112,17 @@ class LookalikeService:
         return found
 
     def members(self, lookalike: AudienceSegment) -> FrozenBitMap:
-        """The lookalike's members; ``LookalikeComputing`` when its model is not built yet."""
+        """The lookalike's members; ``LookalikeComputing`` when its model is not built yet,
+        ``LookalikeFailed`` when it could not be."""
         wanted = self._of(lookalike)
         found = self.results.members(lookalike.id, wanted.key)
         if found is None:
+            reason = self.results.error(lookalike.id, wanted.key)
+            if reason is not None:
+                raise LookalikeFailed(
+                    f"Lookalike {lookalike.id} could not be computed for the current data"
+                    f" ({reason}); an operator can retry with `reach lookalike build --retry`"
+                )
             self.wake()
             raise LookalikeComputing(
                 f"Lookalike {lookalike.id} is being computed for the current data; ask again"

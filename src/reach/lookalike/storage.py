@@ -1,10 +1,11 @@
 """Lookalike results on disk: per lookalike, the members and the model's summary, by input key.
 
-``<data dir>/lookalikes/<segment id>/<key>.bitmap`` holds the members and ``<key>.json`` the
-summary (``reach lookalike explain``). The key names everything the result depends on (model
-version, index build, seed members, target size), so a result is never stale: a changed input
-has another key. The summary is written last, so a result exists once its summary does; a
-crash mid-write leaves nothing that counts, and the next scan builds it again.
+``<data dir>/lookalikes/<segment id>/<key>.bitmap`` holds the members, ``<key>.json`` the
+summary (``reach lookalike explain``) and ``<key>.error`` why a build failed. The key names
+everything the result depends on (model version, index build, seed members, target size), so a
+result is never stale: a changed input has another key. The summary is written last, so a
+result exists once its summary does; a crash mid-write leaves nothing that counts, and the next
+scan builds it again.
 """
 
 from __future__ import annotations
@@ -61,6 +62,30 @@ class ResultStore:
                 self._cache.popitem(last=False)
         return found
 
+    def error(self, segment_id: int, key: str) -> str | None:
+        """Why the build of ``key`` failed, if it did."""
+        try:
+            return (self._folder(segment_id) / f"{key}.error").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def fail(self, segment_id: int, key: str, reason: str) -> None:
+        """Record that ``key`` cannot be built: it is not tried again until its inputs change
+        or an operator asks (``reach lookalike build --retry``)."""
+        write_atomically(self._folder(segment_id) / f"{key}.error", reason)
+
+    def failure(self, segment_id: int) -> str | None:
+        """Why the latest build of a lookalike failed, if it did."""
+        found = sorted(self._folder(segment_id).glob("*.error"), key=lambda p: p.stat().st_mtime)
+        return found[-1].read_text(encoding="utf-8") if found else None
+
+    def forget_failures(self) -> int:
+        """Drop every recorded failure, so that the next scan tries again; how many."""
+        found = list(self.root.glob("*/*.error")) if self.root.is_dir() else []
+        for path in found:
+            path.unlink(missing_ok=True)
+        return len(found)
+
     def summary(self, segment_id: int) -> dict[str, Any] | None:
         """The summary of the newest result of a lookalike, if any."""
         newest: dict[str, Any] | None = None
@@ -80,7 +105,7 @@ class ResultStore:
         write_atomically(folder / f"{key}.bitmap", members.serialize())
         write_atomically(folder / f"{key}.json", json.dumps(summary, indent=1))
         for path in folder.iterdir():
-            if path.suffix in (".bitmap", ".json") and path.stem != key:
+            if path.suffix in (".bitmap", ".json", ".error") and path.stem != key:
                 path.unlink(missing_ok=True)
 
     @contextmanager

@@ -95,6 +95,14 @@ class Built:
     summary: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What one scan did: the lookalikes built, and those that failed (with why)."""
+
+    built: list[Built]
+    failed: list[tuple[int, str]]
+
+
 class LookalikeWorker:
     def __init__(
         self,
@@ -116,8 +124,6 @@ class LookalikeWorker:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._pool: Executor | None = None
-        # Keys whose build failed, with the error: not retried until their inputs change.
-        self.failed: dict[str, str] = {}
 
     # --- scanning ----------------------------------------------------------------------------
 
@@ -141,15 +147,17 @@ class LookalikeWorker:
                 wanted = inputs(
                     index, self.settings, self.lists, lookalike, seeds[lookalike.seed_segment_id]
                 )
-                if not self.results.has(lookalike.id, wanted.key) and wanted.key not in self.failed:
+                done = self.results.has(lookalike.id, wanted.key)
+                if not done and self.results.error(lookalike.id, wanted.key) is None:
                     found.append(wanted)
         return found
 
-    def run_once(self, progress: Progress | None = None) -> list[Built]:
+    def run_once(self, progress: Progress | None = None) -> Scan:
         """Build every pending lookalike, one after the other."""
         index = self.indexes.current()
         todo = self.pending()
-        built = []
+        built: list[Built] = []
+        failed: list[tuple[int, str]] = []
         for done, wanted in enumerate(todo):
             if progress is not None:
                 progress(wanted.segment_id, done, len(todo))
@@ -162,7 +170,9 @@ class LookalikeWorker:
                     summary = self._run(index, wanted)
                 except Exception as error:
                     log.exception("lookalike %s could not be built", wanted.segment_id)
-                    self.failed[wanted.key] = f"{type(error).__name__}: {error}"
+                    reason = f"{type(error).__name__}: {error}"
+                    self.results.fail(wanted.segment_id, wanted.key, reason)
+                    failed.append((wanted.segment_id, reason))
                     continue
             log.info(
                 "lookalike %s built: %s members in %.1f s",
@@ -173,7 +183,7 @@ class LookalikeWorker:
             built.append(Built(wanted.segment_id, summary))
         if progress is not None:
             progress(0, len(todo), len(todo))
-        return built
+        return Scan(built, failed)
 
     def _run(self, index: Index, wanted: Inputs) -> dict[str, Any]:
         arguments = (

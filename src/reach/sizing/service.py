@@ -41,7 +41,7 @@ from reach.kit.findings import Findings, bulk_target
 from reach.kit.ids import parse_ids
 from reach.kit.problems import Invalid, Problem, RequestProblems, RequiredField
 from reach.kit.sizes import IndexUnavailable, floor_warning, freshness, reported
-from reach.lookalike.errors import LookalikeComputing
+from reach.lookalike.errors import LookalikeUnavailable
 from reach.lookalike.service import Lookalikes, LookalikeService
 from reach.models import AudienceSegment
 from reach.reference.repository import BrandRepository
@@ -128,7 +128,7 @@ class SizingService:
                 sized.warnings.extend(self.lookalikes.diagnostics(segment, path))
             try:
                 size = len(self._segment_members(segment))
-            except LookalikeComputing as problem:
+            except LookalikeUnavailable as problem:
                 problem.source = {"size": path}
                 sized.warnings.append(problem)
                 sized.result.data.append((segment.id, None))
@@ -210,7 +210,7 @@ class SizingService:
                 size = len(
                     algebra.evaluate(trees[audience.id], partial(self._leaf, segments, cache))
                 )
-            except LookalikeComputing as problem:
+            except LookalikeUnavailable as problem:
                 problem.source = {"size": path}
                 sized.warnings.append(problem)
                 sized.result.data.append((audience.id, None))
@@ -251,7 +251,7 @@ class SizingService:
         sized = Sized(warnings=self._fresh())
         try:
             size = len(algebra.evaluate(node, partial(self._leaf, segments, cache)))
-        except LookalikeComputing as problem:
+        except LookalikeUnavailable as problem:
             problem.source = {"size": "data/attributes/size"}
             sized.warnings.append(problem)
             sized.result.data.append((advertiser_id, None))
