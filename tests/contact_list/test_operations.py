@@ -212,9 +212,22 @@ class TestRefusals:
         assert response.status_code == 400
         assert [e["source"] for e in response.json()["errors"]] == [
             {"operation": "data/attributes/operation"},
-            {"identifierType": "data/attributes/identifierType"},
             {"identifiers": "data/attributes/identifiers"},
         ]
+        empty = sizer.patch(path(segment), {})
+        assert empty.status_code == 400
+        assert empty.json()["errors"][0]["source"] == {"data": "data"}
+
+    def test_identifiers_are_emails_unless_typed(self, sizer: ApiUser, segment: str) -> None:
+        """The contract makes identifierType optional; Reach reads e-mails then."""
+        response = sizer.patch(
+            path(segment),
+            {"data": {"attributes": {"operation": "add", "identifiers": [email(1), "x@"]}}},
+        )
+        assert response.status_code == 200, response.text
+        receipt = response.json()["data"]["attributes"]
+        assert receipt["identifierType"] == "email"
+        assert (receipt["nbValidIdentifiers"], receipt["nbInvalidIdentifiers"]) == (1, 1)
 
     def test_another_advertisers_list_looks_missing(
         self, sizer: ApiUser, other_sizer: ApiUser, segment: str

@@ -31,7 +31,8 @@ def groups(indexed: Indexed) -> dict[int, FrozenBitMap]:
     """The hidden taste groups (never given to the model), as ordinals."""
     ordinals = {user_id: ordinal for ordinal, user_id in indexed.user_ids.items()}
     path = indexed.data / "truth" / "taste_groups.parquet"
-    rows = duckdb.sql(f"SELECT user_id, taste_group FROM read_parquet('{path}')").fetchall()
+    query = f"SELECT user_id, taste_group FROM read_parquet('{path}')"
+    rows = duckdb.connect().execute(query).fetchall()
     found: dict[int, list[int]] = {}
     for user_id, group in rows:
         found.setdefault(group, []).append(ordinals[user_id])

@@ -20,7 +20,7 @@ from reach.contact_list.errors import (
     TooManyIdentifiers,
 )
 from reach.contact_list.identifiers import normalise
-from reach.contact_list.schemas import ContactlistAmendmentRequest
+from reach.contact_list.schemas import ContactlistAmendmentRequest, IdentifierType
 from reach.contact_list.storage import ListStore
 from reach.engine.identities import keys_array, type_counts
 from reach.engine.query import Index
@@ -32,6 +32,7 @@ from reach.models import AudienceSegment
 
 MATCH_RATE_DECIMALS = 4
 CACHED_LISTS = 64
+DEFAULT_IDENTIFIER_TYPE: IdentifierType = "email"
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,9 @@ class ContactListService:
     def amend(
         self, reachable: frozenset[int] | None, raw_id: str, body: ContactlistAmendmentRequest
     ) -> Receipt:
-        attributes = body.data.attributes if body.data is not None else None
+        if body.data is None:
+            raise RequiredField("'data' is required", source={"data": "data"})
+        attributes = body.data.attributes
         if attributes is None:
             raise RequiredField(
                 "'data/attributes' is required", source={"attributes": "data/attributes"}
@@ -139,7 +142,6 @@ class ContactListService:
             RequiredField(f"'{name}' is required", source={name: f"data/attributes/{name}"})
             for name, value in (
                 ("operation", attributes.operation),
-                ("identifierType", attributes.identifier_type),
                 ("identifiers", attributes.identifiers),
             )
             if value is None
@@ -147,15 +149,17 @@ class ContactListService:
         if missing:
             raise RequestProblems(missing)
         assert attributes.operation is not None
-        assert attributes.identifier_type is not None
         assert attributes.identifiers is not None
+        # The contract makes identifierType optional and names no default: e-mail, the type
+        # nearly every list holds (docs/behaviour.md).
+        identifier_type = attributes.identifier_type or DEFAULT_IDENTIFIER_TYPE
         most = self.settings.max_contact_list_identifiers
         if len(attributes.identifiers) > most:
             raise TooManyIdentifiers(
                 f"{len(attributes.identifiers)} identifiers: at most {most} per call",
                 source={"identifiers": "data/attributes/identifiers"},
             )
-        if attributes.identifier_type == "gum" and attributes.gum_caller_id is None:
+        if identifier_type == "gum" and attributes.gum_caller_id is None:
             raise RequiredField(
                 "'gumCallerId' is required for gum identifiers",
                 source={"gumCallerId": "data/attributes/gumCallerId"},
@@ -164,7 +168,7 @@ class ContactListService:
         if segment.definition.get("isReadOnly"):
             raise ContactListReadOnly(f"Contact list {segment.id} is read-only")
         found = normalise(
-            attributes.identifier_type,
+            identifier_type,
             attributes.identifiers,
             phone_region=self.settings.phone_default_region,
         )
@@ -176,7 +180,7 @@ class ContactListService:
             contact_list_id=segment.id,
             operation=attributes.operation,
             request_date=self.clock.now(),
-            identifier_type=attributes.identifier_type,
+            identifier_type=identifier_type,
             valid=len(found.keys),
             invalid=found.invalid,
             sample=found.sample,
