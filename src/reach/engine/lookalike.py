@@ -12,16 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pyroaring import BitMap, FrozenBitMap
-from scipy import sparse
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 from reach.engine.bitmaps import bitmap_of, ordinals_of
 from reach.engine.features import FeatureKey, FeatureSpace
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 MODEL_VERSION = 1
 # A country holding less than this share of the seed does not make its users eligible.
@@ -129,6 +129,10 @@ def train(
 ) -> Model | None:
     """Learn what sets the seed apart from the other users of its countries (``countries``
     holds the users of each one, as ``Index.countries``); None when either side is empty."""
+    # scikit-learn takes most of a second to import: only model builds pay for it.
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
     where = scope(countries, seed)
     if not where.seed or not where.eligible:
         return None
@@ -188,6 +192,8 @@ def _sample(users: FrozenBitMap, count: int, rng: np.random.Generator) -> np.nda
 
 def _design(space: FeatureSpace, sample: np.ndarray[Any, Any]) -> sparse.csr_matrix:
     """The sample's feature matrix (rows: the sorted ``sample``; columns: the features)."""
+    from scipy import sparse  # noqa: PLC0415 - as scikit-learn, only for model builds
+
     chosen = bitmap_of(sample)
     rows: list[np.ndarray[Any, Any]] = []
     pointers = [0]
