@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reach.audience.endpoints import router as audience_router
 from reach.audience_segment.endpoints import router as audience_segment_router
+from reach.audience_segment.membership import MembershipCache
 from reach.auth.endpoints import router as auth_router
 from reach.auth.errors import OAuthProblem
 from reach.auth.tokens import SecretHasher, TokenSigner
@@ -138,6 +139,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.limiter = FixedWindowRateLimiter(settings.rate_limit_per_minute, clock)
     app.state.indexes = IndexProvider(settings.data_dir)
     app.state.in_market_sizes = InMarketSizes()
+    app.state.memberships = MembershipCache(settings.membership_cache_mib * 2**20)
     app.state.list_matches = ListMatches(ListStore(settings.data_dir / "lists"))
     results = ResultStore(settings.data_dir / "lookalikes")
     worker = LookalikeWorker(settings, database, app.state.indexes, app.state.list_matches, results)

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     min_reported_size: int = Field(
         default=100, ge=0, description="Smaller sizes are answered as null, with a warning."
     )
+    membership_cache_mib: int = Field(
+        default=512,
+        ge=0,
+        description=(
+            "Memory kept for the members of segments already sized over the index in service,"
+            " so audiences reuse them; 0 computes every time."
+        ),
+    )
     index_max_age_hours: float = Field(
         default=48, gt=0, description="Older index data makes size answers carry a warning."
     )

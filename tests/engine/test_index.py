@@ -134,6 +134,20 @@ def test_a_server_picks_up_a_new_build(copy: Path) -> None:
     assert second.build_id != first.build_id
 
 
+def test_an_index_of_another_format_is_not_served_and_the_next_build_replaces_it(
+    copy: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    meta_path = build_of(copy) / "index.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta_path.write_text(json.dumps(meta | {"format": 1}), encoding="utf-8")
+    assert IndexProvider(copy).current() is None
+    assert "run `reach index build`" in caplog.text
+    report = IndexBuilder(Store(copy / "store"), copy).build()
+    assert report.days_reused == 0  # nothing of the old format is linked into the new build
+    served = IndexProvider(copy).current()
+    assert served is not None and served.build_id == report.build_id
+
+
 def test_nothing_to_index(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="nothing to index"):
         IndexBuilder(Store(tmp_path / "store"), tmp_path).build()

@@ -85,6 +85,24 @@ class TestComputeAudienceSegmentsSizes:
             crm: 0,
         }
 
+    def test_an_edited_definition_is_sized_anew(
+        self, app: FastAPI, sizer: ApiUser, oracle: Oracle
+    ) -> None:
+        [segment] = create_segments(sizer, retargeting(ADVERTISER, "edited", 0, 30))
+        first = sizes_by_id(sizes(sizer, f"{SEGMENTS}/compute-sizes", segment))
+        assert first == {segment: len(oracle.retargeting(ADVERTISER, "All", 0, 30))}
+        assert len(app.state.memberships) == 1  # the members are kept for the next question
+        update = {
+            "id": segment,
+            "type": "AudienceSegment",
+            "attributes": {"retargeting": {"daysSinceLastVisitMin": 5}},
+        }
+        response = sizer.patch(SEGMENTS, {"data": [update]})
+        assert response.status_code == 200 and response.json()["errors"] == []
+        second = sizes_by_id(sizes(sizer, f"{SEGMENTS}/compute-sizes", segment))
+        assert second == {segment: len(oracle.retargeting(ADVERTISER, "All", 5, 30))}
+        assert second != first
+
     def test_unknown_and_foreign_ids(self, sizer: ApiUser) -> None:
         body = sizes(sizer, f"{SEGMENTS}/compute-sizes", "424242", "x")
         assert body["data"] == []

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from threading import Lock
 from typing import Any
 
+from pydantic import BaseModel
 from pyroaring import AbstractBitMap, FrozenBitMap
 
 from reach.audience_segment.schemas import (
@@ -19,6 +22,55 @@ from reach.engine.query import Index
 from reach.reference.taxonomy import taxonomy
 
 
+class MembershipCache:
+    """The members of the definitions already computed over an index build, within a budget
+    of bytes, the least recently used dropped first.
+
+    Members depend only on the definition and the index build (both are in the key), so an
+    entry is never stale: a new build or an edited definition is simply another key."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Hashable, FrozenBitMap] = OrderedDict()
+        self._bytes = 0
+        self._lock = Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], AbstractBitMap]) -> FrozenBitMap:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        # Computed outside the lock: two requests may compute the same members at once, which
+        # costs time but never correctness.
+        computed = compute()
+        found = computed if isinstance(computed, FrozenBitMap) else FrozenBitMap(computed)
+        size = found.__sizeof__()
+        if size > self.max_bytes:
+            return found
+        with self._lock:
+            if key not in self._entries:
+                self._entries[key] = found
+                self._bytes += size
+                while self._bytes > self.max_bytes:
+                    _, dropped = self._entries.popitem(last=False)
+                    self._bytes -= dropped.__sizeof__()
+        return found
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# The types whose members follow from the definition and the index build alone.
+COMPUTED_TYPES: dict[str, type[BaseModel]] = {
+    "Retargeting": RetargetingV1,
+    "Prospecting": ProspectingV1,
+    "InMarket": InMarketV1,
+    "Location": LocationV1,
+    "Behavioral": BehavioralV1,
+}
+
+
 def members(
     index: Index,
     settings: Settings,
@@ -28,10 +80,18 @@ def members(
     *,
     contact_list: Callable[[], AbstractBitMap] | None = None,
     lookalike: Callable[[], AbstractBitMap] | None = None,
+    cache: MembershipCache | None = None,
 ) -> AbstractBitMap:
     """The users of a segment (its type and the type object as stored or requested);
     ``contact_list`` gives the members of a ContactList segment's identifiers, ``lookalike``
-    those a Lookalike segment's model chose."""
+    those a Lookalike segment's model chose; ``cache`` keeps computed members for reuse."""
+    model = COMPUTED_TYPES.get(segment_type)
+    if cache is not None and model is not None:
+        canonical = model.model_validate(definition).model_dump_json()
+        key = (index.build_id, segment_type, advertiser_id, canonical)
+        return cache.get(
+            key, lambda: members(index, settings, segment_type, advertiser_id, definition)
+        )
     if segment_type == "Retargeting":
         r = RetargetingV1.model_validate(definition)
         return index.retargeting(

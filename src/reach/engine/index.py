@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 from pyroaring import BitMap
 
-from reach.engine.bitmaps import Key, atoms, write_family
+from reach.engine.bitmaps import Key, atoms, bitmap_of, write_family
 from reach.engine.identities import KEY_DTYPE, prefixes
 from reach.engine.rules import (
     ADVERTISER_COUNTRIES,
@@ -37,7 +37,7 @@ from reach.engine.rules import (
 )
 from reach.engine.store import Store, file_lock, write_atomically
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 EARTH_RADIUS_KM = 6371.0088
 KEEP_BUILDS = 2
 BATCH_ROWS = 4096
@@ -275,9 +275,18 @@ class IndexBuilder:
         lat = table["latitude"].to_numpy()
         lon = table["longitude"].to_numpy()
         cells = table["cell"].to_numpy().astype(np.uint64)
-        order = np.argsort(cells, kind="stable")
+        order = np.lexsort((ordinals, cells))
         cells, lat, lon, ordinals = cells[order], lat[order], lon[order], ordinals[order]
         cell_ids, starts = np.unique(cells, return_index=True)
+        bounds = np.append(starts, len(cells))
+        # Each cell's users as a bitmap: a cell wholly inside a circle is taken whole.
+        write_family(
+            partial / "families" / "location_cell",
+            (
+                ((int(cell),), bitmap_of(ordinals[bounds[i] : bounds[i + 1]]))
+                for i, cell in enumerate(cell_ids)
+            ),
+        )
         centers = [h3.cell_to_latlng(int(c)) for c in cell_ids]
         center_lat = np.array([c[0] for c in centers], dtype=np.float64)
         center_lon = np.array([c[1] for c in centers], dtype=np.float64)
@@ -294,7 +303,7 @@ class IndexBuilder:
             "latitude": lat,
             "longitude": lon,
             "cell_ids": cell_ids,
-            "cell_starts": np.append(starts, len(cells)).astype(np.int64),
+            "cell_starts": bounds.astype(np.int64),
             "cell_latitude": center_lat,
             "cell_longitude": center_lon,
             # A little more than the farthest vertex, so rounding never hides a ping.

@@ -7,6 +7,7 @@ Parameters are plain values (the engine knows nothing of the API's models).
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -20,8 +21,10 @@ from pyroaring import BitMap, FrozenBitMap
 
 from reach.engine.bitmaps import Family, bitmap_of
 from reach.engine.identities import prefixes
-from reach.engine.index import EARTH_RADIUS_KM
+from reach.engine.index import EARTH_RADIUS_KM, FORMAT_VERSION
 from reach.engine.store import CELL_RESOLUTION
+
+log = logging.getLogger("reach.engine")
 
 PRICE_RANGES = ("Low", "Medium", "High")
 # Margin of the cell tests, in km: a ping this close to a circle is always measured exactly.
@@ -37,12 +40,21 @@ def _union(bitmaps: Iterable[FrozenBitMap]) -> FrozenBitMap:
     return FrozenBitMap.union(*found)
 
 
+class IndexFormatError(Exception):
+    """A published index was written by another version of Reach: it must be rebuilt."""
+
+
 class Index:
     """A published index build, opened read-only; families load on first use."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         meta = json.loads((directory / "index.json").read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT_VERSION:
+            raise IndexFormatError(
+                f"index build {meta.get('build_id')} has format {meta.get('format')}, this Reach"
+                f" reads format {FORMAT_VERSION}: run `reach index build`"
+            )
         self.build_id: str = meta["build_id"]
         self.as_of = date.fromisoformat(meta["as_of"])
         self.built_at = datetime.fromisoformat(meta["built_at"])
@@ -184,12 +196,17 @@ class Index:
         return _union(family.get(k) for k in family.entries() if k[0] == category)
 
     def location(self, points: Sequence[tuple[float, float]], radius_km: float) -> BitMap:
-        """Users with a ping in the window within ``radius_km`` (great circle) of a point."""
+        """Users with a ping in the window within ``radius_km`` (great circle) of a point.
+
+        A stored cell wholly inside a circle contributes its users' bitmap; only the pings of
+        cells that straddle a circle's edge are measured one by one."""
         arrays = self.location_arrays()
         cell_ids = arrays["cell_ids"]
-        found: list[np.ndarray[Any, Any]] = []
-        if len(cell_ids) == 0:
+        if len(cell_ids) == 0 or not points:
             return BitMap()
+        inside: list[np.ndarray[Any, Any]] = []
+        near: list[np.ndarray[Any, Any]] = []
+        starts = arrays["cell_starts"]
         for lat, lon in points:
             candidates = self._candidate_cells(cell_ids, lat, lon, radius_km)
             if len(candidates) == 0:
@@ -198,24 +215,22 @@ class Index:
                 arrays["cell_latitude"][candidates], arrays["cell_longitude"][candidates], lat, lon
             )
             reach = arrays["cell_reach_km"][candidates]
-            inside = candidates[distance + reach <= radius_km - EDGE_MARGIN_KM]
-            straddling = candidates[
-                (distance + reach > radius_km - EDGE_MARGIN_KM)
-                & (distance - reach <= radius_km + EDGE_MARGIN_KM)
-            ]
-            starts = arrays["cell_starts"]
-            if len(inside):
-                found.append(arrays["ordinal"][_slices(starts, inside)])
+            whole = distance + reach <= radius_km - EDGE_MARGIN_KM
+            inside.append(candidates[whole])
+            straddling = candidates[~whole & (distance - reach <= radius_km + EDGE_MARGIN_KM)]
             if len(straddling):
                 rows = _slices(starts, straddling)
-                near = (
+                close = (
                     _haversine_km(arrays["latitude"][rows], arrays["longitude"][rows], lat, lon)
                     <= radius_km
                 )
-                found.append(arrays["ordinal"][rows[near]])
-        if not found:
-            return BitMap()
-        return bitmap_of(np.concatenate(found))
+                near.append(arrays["ordinal"][rows[close]])
+        cells = self.family("location_cell")
+        whole_cells = np.unique(np.concatenate(inside)) if inside else np.empty(0, np.int64)
+        found = [cells.get((int(cell_ids[i]),)) for i in whole_cells.tolist()]
+        if near:
+            found.append(FrozenBitMap(bitmap_of(np.concatenate(near))))
+        return BitMap(_union(found))
 
     def match(self, keys: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], BitMap]:
         """Which of ``keys`` (identity keys, sorted or not) the identity graph knows, as a mask,
@@ -257,7 +272,8 @@ class Index:
         cell_ids: np.ndarray[Any, Any], lat: float, lon: float, radius_km: float
     ) -> np.ndarray[Any, Any]:
         """Positions (in ``cell_ids``) of the stored cells that may hold pings of the circle:
-        the descendants of a disk of coarser cells that covers it."""
+        the descendants of a disk of coarser cells that covers it. The descendants of a cell
+        form one range of ids (an H3 id starts with its parents' digits)."""
         resolution = CELL_RESOLUTION
         while resolution > 0 and h3.average_hexagon_edge_length(resolution, "km") < radius_km / 6:
             resolution -= 1
@@ -265,30 +281,35 @@ class Index:
         # Cell centres are at least about 0.85 edge apart even where H3 is most distorted.
         rings = math.ceil(radius_km / (0.85 * edge)) + 1
         origin = h3.latlng_to_cell(lat, lon, resolution)
-        positions = []
-        for parent in h3.grid_disk(origin, rings):
-            low = h3.cell_to_center_child(parent, CELL_RESOLUTION)
-            high = low
-            for digit in range(resolution + 1, CELL_RESOLUTION + 1):
-                high |= 6 << ((15 - digit) * 3)
-            start = int(np.searchsorted(cell_ids, np.uint64(low), side="left"))
-            stop = int(np.searchsorted(cell_ids, np.uint64(high), side="right"))
-            if stop > start:
-                positions.append(np.arange(start, stop))
-        if not positions:
-            return np.empty(0, dtype=np.int64)
-        return np.unique(np.concatenate(positions))
+        parents = h3.grid_disk(origin, rings)
+        low = np.array(
+            [h3.cell_to_center_child(parent, CELL_RESOLUTION) for parent in parents],
+            dtype=np.uint64,
+        )
+        # The unused digits below ``resolution`` set to 6 (the largest child digit).
+        mask = 0
+        for digit in range(resolution + 1, CELL_RESOLUTION + 1):
+            mask |= 6 << ((15 - digit) * 3)
+        high = low | np.uint64(mask)
+        start = np.searchsorted(cell_ids, low, side="left")
+        stop = np.searchsorted(cell_ids, high, side="right")
+        return _ranges(start, stop)
+
+
+def _ranges(start: np.ndarray[Any, Any], stop: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The integers of the half-open ranges ``start[i]:stop[i]``, in one array."""
+    lengths = np.maximum(stop - start, 0)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.repeat(start - np.cumsum(lengths) + lengths, lengths)
+    values: np.ndarray[Any, Any] = np.arange(total) + offsets
+    return values
 
 
 def _slices(starts: np.ndarray[Any, Any], cells: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """The row positions of the pings of ``cells`` (cell ``i`` holds rows starts[i]:starts[i+1])."""
-    lengths = starts[cells + 1] - starts[cells]
-    total = int(lengths.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.int64)
-    offsets = np.repeat(starts[cells] - np.cumsum(lengths) + lengths, lengths)
-    rows: np.ndarray[Any, Any] = np.arange(total) + offsets
-    return rows
+    return _ranges(starts[cells], starts[cells + 1])
 
 
 def _haversine_km(
@@ -313,6 +334,7 @@ class IndexProvider:
         self.pointer = data_dir / "index" / "CURRENT"
         self._lock = Lock()
         self._current: Index | None = None
+        self._refused: str | None = None
 
     def current(self) -> Index | None:
         try:
@@ -327,5 +349,11 @@ class IndexProvider:
                 directory = self.pointer.parent / "builds" / build_id
                 if not directory.is_dir():
                     return self._current
-                self._current = Index(directory)
+                try:
+                    self._current = Index(directory)
+                except IndexFormatError as error:
+                    if self._refused != build_id:
+                        log.warning("%s", error)
+                        self._refused = build_id
+                    return None
             return self._current

@@ -60,7 +60,15 @@ def sizing_service(
     request: Request, session: ReadSession, settings: SettingsDep, clock: ClockDep, index: IndexDep
 ) -> SizingService:
     state = request.app.state
-    return SizingService(session, settings, clock, index, state.list_matches, state.lookalikes)
+    return SizingService(
+        session,
+        settings,
+        clock,
+        index,
+        state.list_matches,
+        state.lookalikes,
+        state.memberships,
+    )
 
 
 # Declared after the client and the body, so that authentication and validation come first.

@@ -23,7 +23,7 @@ from reach.audience.schemas import (
 )
 from reach.audience.service import AudienceService
 from reach.audience_segment.errors import SegmentNotFound
-from reach.audience_segment.membership import in_market_members, members
+from reach.audience_segment.membership import MembershipCache, in_market_members, members
 from reach.audience_segment.repository import AudienceSegmentRepository
 from reach.audience_segment.rules import SegmentRules
 from reach.audience_segment.schemas import (
@@ -73,9 +73,11 @@ class SizingService:
         index: Index | None,
         lists: ListMatches,
         lookalikes: Lookalikes,
+        memberships: MembershipCache,
     ) -> None:
         self.session = session
         self.lists = lists
+        self.memberships = memberships
         self.settings = settings
         self.clock = clock
         self.index = require(index)
@@ -106,6 +108,7 @@ class SizingService:
             segment.definition,
             contact_list=lambda: self.lists.get(segment.id, self.index).members,
             lookalike=lambda: self.lookalikes.members(segment),
+            cache=self.memberships,
         )
 
     # --- segments ----------------------------------------------------------------------------
