@@ -19,9 +19,11 @@ Key = tuple[Any, ...]
 
 
 def bitmap_of(ordinals: np.ndarray[Any, Any]) -> BitMap:
-    """A bitmap from a numpy array of ordinals (the fast path of pyroaring is array.array)."""
+    """A bitmap from a numpy array of ordinals (the fast path of pyroaring is array.array).
+    Sorted values fill a bitmap several times faster than the same values unsorted, more than
+    what sorting them costs."""
     values = array.array("I")
-    values.frombytes(np.ascontiguousarray(ordinals, dtype=np.uint32).tobytes())
+    values.frombytes(np.sort(np.asarray(ordinals, dtype=np.uint32)).tobytes())
     return BitMap(values)
 
 

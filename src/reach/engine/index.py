@@ -26,6 +26,7 @@ import pyarrow as pa
 from pyroaring import BitMap
 
 from reach.engine.bitmaps import Key, atoms, bitmap_of, write_family
+from reach.engine.geo import haversine_km, unit_vectors
 from reach.engine.identities import KEY_DTYPE, prefixes
 from reach.engine.rules import (
     ADVERTISER_COUNTRIES,
@@ -37,8 +38,7 @@ from reach.engine.rules import (
 )
 from reach.engine.store import Store, file_lock, write_atomically
 
-FORMAT_VERSION = 2
-EARTH_RADIUS_KM = 6371.0088
+FORMAT_VERSION = 3
 KEEP_BUILDS = 2
 BATCH_ROWS = 4096
 
@@ -111,16 +111,6 @@ def _equal_prefix_runs(
         stop = int(np.searchsorted(prefixes, value, side="right"))
         runs.add((start, stop))
     return sorted(runs)
-
-
-def _haversine_km(
-    lat1: np.ndarray[Any, Any], lon1: np.ndarray[Any, Any], lat2: Any, lon2: Any
-) -> np.ndarray[Any, Any]:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(lon2) - np.radians(lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    distance: np.ndarray[Any, Any] = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
-    return distance
 
 
 class IndexBuilder:
@@ -293,7 +283,7 @@ class IndexBuilder:
         reach = np.zeros(len(cell_ids), dtype=np.float64)
         for i, c in enumerate(cell_ids):
             boundary = np.array(h3.cell_to_boundary(int(c)))
-            reach[i] = _haversine_km(
+            reach[i] = haversine_km(
                 boundary[:, 0], boundary[:, 1], center_lat[i], center_lon[i]
             ).max()
         folder = partial / "location"
@@ -302,6 +292,8 @@ class IndexBuilder:
             "ordinal": ordinals,
             "latitude": lat,
             "longitude": lon,
+            # Unit vectors: a dot product puts most pings in or out of a circle.
+            **dict(zip(("x", "y", "z"), unit_vectors(lat, lon), strict=True)),
             "cell_ids": cell_ids,
             "cell_starts": bounds.astype(np.int64),
             "cell_latitude": center_lat,

@@ -20,15 +20,17 @@ import numpy as np
 from pyroaring import BitMap, FrozenBitMap
 
 from reach.engine.bitmaps import Family, bitmap_of
+from reach.engine.geo import EARTH_RADIUS_KM, haversine_km, unit_vector
 from reach.engine.identities import prefixes
-from reach.engine.index import EARTH_RADIUS_KM, FORMAT_VERSION
+from reach.engine.index import FORMAT_VERSION
 from reach.engine.store import CELL_RESOLUTION
 
 log = logging.getLogger("reach.engine")
 
 PRICE_RANGES = ("Low", "Medium", "High")
-# Margin of the cell tests, in km: a ping this close to a circle is always measured exactly.
-EDGE_MARGIN_KM = 1e-6
+# Margin of the cell and dot-product tests, in km: a ping this close to a circle is always
+# measured with the great-circle formula.
+EDGE_MARGIN_KM = 1e-4
 
 
 def _union(bitmaps: Iterable[FrozenBitMap]) -> FrozenBitMap:
@@ -211,7 +213,7 @@ class Index:
             candidates = self._candidate_cells(cell_ids, lat, lon, radius_km)
             if len(candidates) == 0:
                 continue
-            distance = _haversine_km(
+            distance = haversine_km(
                 arrays["cell_latitude"][candidates], arrays["cell_longitude"][candidates], lat, lon
             )
             reach = arrays["cell_reach_km"][candidates]
@@ -220,11 +222,9 @@ class Index:
             straddling = candidates[~whole & (distance - reach <= radius_km + EDGE_MARGIN_KM)]
             if len(straddling):
                 rows = _slices(starts, straddling)
-                close = (
-                    _haversine_km(arrays["latitude"][rows], arrays["longitude"][rows], lat, lon)
-                    <= radius_km
+                near.append(
+                    arrays["ordinal"][rows[self._within(arrays, rows, lat, lon, radius_km)]]
                 )
-                near.append(arrays["ordinal"][rows[close]])
         cells = self.family("location_cell")
         whole_cells = np.unique(np.concatenate(inside)) if inside else np.empty(0, np.int64)
         found = [cells.get((int(cell_ids[i]),)) for i in whole_cells.tolist()]
@@ -266,6 +266,36 @@ class Index:
                 path.stem: np.load(path, mmap_mode="r") for path in folder.glob("*.npy")
             }
         return self._location
+
+    @staticmethod
+    def _within(
+        arrays: dict[str, np.ndarray[Any, Any]],
+        rows: np.ndarray[Any, Any],
+        lat: float,
+        lon: float,
+        radius_km: float,
+    ) -> np.ndarray[Any, Any]:
+        """Which pings of ``rows`` lie within ``radius_km`` of the point. The dot product of unit
+        vectors decides every ping farther than EDGE_MARGIN_KM from the circle (its rounding
+        error is orders of magnitude smaller than that margin); the great-circle formula
+        decides the rest, exactly as for a ping on the edge."""
+        px, py, pz = unit_vector(lat, lon)
+        dot = arrays["x"][rows] * px + arrays["y"][rows] * py + arrays["z"][rows] * pz
+        surely_in = math.cos(
+            min(radius_km - EDGE_MARGIN_KM, math.pi * EARTH_RADIUS_KM) / EARTH_RADIUS_KM
+        )
+        surely_out = math.cos(
+            min(radius_km + EDGE_MARGIN_KM, math.pi * EARTH_RADIUS_KM) / EARTH_RADIUS_KM
+        )
+        inside: np.ndarray[Any, Any] = dot >= surely_in
+        edge = np.flatnonzero(~inside & (dot >= surely_out))
+        if len(edge):
+            exact = rows[edge]
+            inside[edge] = (
+                haversine_km(arrays["latitude"][exact], arrays["longitude"][exact], lat, lon)
+                <= radius_km
+            )
+        return inside
 
     @staticmethod
     def _candidate_cells(
@@ -310,17 +340,6 @@ def _ranges(start: np.ndarray[Any, Any], stop: np.ndarray[Any, Any]) -> np.ndarr
 def _slices(starts: np.ndarray[Any, Any], cells: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """The row positions of the pings of ``cells`` (cell ``i`` holds rows starts[i]:starts[i+1])."""
     return _ranges(starts[cells], starts[cells + 1])
-
-
-def _haversine_km(
-    lat1: np.ndarray[Any, Any], lon1: np.ndarray[Any, Any], lat2: float, lon2: float
-) -> np.ndarray[Any, Any]:
-    p1, p2 = np.radians(lat1), math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lon2) - np.radians(lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * math.cos(p2) * np.sin(dl / 2) ** 2
-    distance: np.ndarray[Any, Any] = 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
-    return distance
 
 
 class IndexProvider:
