@@ -254,17 +254,14 @@ class Index:
         if self._identities is None:
             folder = self.directory / "identities"
             self._identities = {
-                name: np.load(folder / f"{name}.npy", mmap_mode="r")
-                for name in ("keys", "prefixes", "ordinals")
+                name: _mapped(folder / f"{name}.npy") for name in ("keys", "prefixes", "ordinals")
             }
         return self._identities
 
     def location_arrays(self) -> dict[str, np.ndarray[Any, Any]]:
         if self._location is None:
             folder = self.directory / "location"
-            self._location = {
-                path.stem: np.load(path, mmap_mode="r") for path in folder.glob("*.npy")
-            }
+            self._location = {path.stem: _mapped(path) for path in folder.glob("*.npy")}
         return self._location
 
     @staticmethod
@@ -324,6 +321,13 @@ class Index:
         start = np.searchsorted(cell_ids, low, side="left")
         stop = np.searchsorted(cell_ids, high, side="right")
         return _ranges(start, stop)
+
+
+def _mapped(path: Path) -> np.ndarray[Any, Any]:
+    """A stored array, memory-mapped read-only; seen as a plain ndarray, whose indexing does not
+    go through numpy.memmap's slower Python-level ``__getitem__``."""
+    mapped: np.ndarray[Any, Any] = np.load(path, mmap_mode="r").view(np.ndarray)
+    return mapped
 
 
 def _ranges(start: np.ndarray[Any, Any], stop: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
