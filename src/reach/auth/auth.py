@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -40,10 +40,10 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
-def require(scope: str | None) -> Callable[[Principal], Principal]:
+def require(scope: str | None) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets the call through only when the token holds ``scope``."""
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if scope is not None and scope not in principal.scopes:
             raise MissingScope(f"This operation needs the {scope} scope")
         return principal

@@ -56,7 +56,7 @@ AudienceEstimateBody = Annotated[
 ]
 
 
-def sizing_service(
+async def sizing_service(
     request: Request, session: ReadSession, settings: SettingsDep, clock: ClockDep, index: IndexDep
 ) -> SizingService:
     state = request.app.state
