@@ -5,8 +5,16 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from reach.contact_list.identifiers import email_digest, normalise, phone_digest
+from reach.contact_list.identifiers import (
+    email_digest,
+    normalise,
+    phone_digest,
+    surely_not_email,
+)
 from reach.engine.identities import key
 
 
@@ -96,3 +104,11 @@ def test_the_receipt_counts_and_samples_up_to_ten_invalid_values_as_sent() -> No
     assert (len(found.keys), found.invalid) == (2, 15)
     assert found.sample == raw[:10]
     assert found.keys[0] == key("email", sha("ok@example.com"))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.sampled_from('ab.@ \t"[]1-_+éK\u00a0'), max_size=14))
+def test_what_the_shortcut_refuses_email_validator_refuses_too(value: str) -> None:
+    if surely_not_email(value):
+        with pytest.raises(EmailNotValidError):
+            validate_email(value, check_deliverability=False)

@@ -33,11 +33,29 @@ def keys_array(keys: list[bytes]) -> np.ndarray[Any, Any]:
 
 
 def unique_keys(keys: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Sorted and without duplicates (as raw bytes: far faster than as strings)."""
+    """Sorted (bytewise) and without duplicates.
+
+    Keys are sorted by their 8-byte prefix, an integer sort; only the keys whose prefix is not
+    unique (duplicates, or rare digests sharing 8 bytes) are compared as whole 33-byte values.
+    """
     if len(keys) == 0:
         return np.empty(0, dtype=KEY_DTYPE)
-    raw: np.ndarray[Any, Any] = np.unique(np.ascontiguousarray(keys).view(f"V{KEY_BYTES}"))
-    return raw.view(KEY_DTYPE)
+    keys = np.ascontiguousarray(keys, dtype=KEY_DTYPE)
+    head = prefixes(keys)
+    order = np.argsort(head, kind="stable")
+    keys, head = keys[order], head[order]
+    same = head[1:] == head[:-1]
+    if not same.any():
+        return keys
+    shared = np.zeros(len(keys), dtype=bool)
+    shared[1:] |= same
+    shared[:-1] |= same
+    whole: np.ndarray[Any, Any] = np.unique(keys[shared].view(f"V{KEY_BYTES}")).view(KEY_DTYPE)
+    # A prefix is either unique or shared, so sorting again by prefix (stably) keeps the
+    # whole-key order inside each shared prefix.
+    merged = np.concatenate([keys[~shared], whole])
+    result: np.ndarray[Any, Any] = merged[np.argsort(prefixes(merged), kind="stable")]
+    return result
 
 
 def prefixes(keys: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
