@@ -112,3 +112,46 @@ def test_what_the_shortcut_refuses_email_validator_refuses_too(value: str) -> No
     if surely_not_email(value):
         with pytest.raises(EmailNotValidError):
             validate_email(value, check_deliverability=False)
+
+
+def one_by_one(values: list[str]) -> tuple[list[bytes], list[str]]:
+    """Keys and refusals as email_digest gives them, value by value."""
+    keys, refused = [], []
+    for value in values:
+        digest = email_digest(value)
+        if digest is None:
+            refused.append(value)
+        else:
+            keys.append(key("email", digest))
+    return keys, refused
+
+
+PIECES = [*'aZ9.@_+-"[] \t\n\x0b\x1c\x1f\x85\u00a0\u180e\u2003éK\u212a', "example.com", "0" * 64]
+EMAIL_TEXT = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(EMAIL_TEXT, max_size=8))
+def test_emails_are_keyed_column_wise_exactly_as_one_by_one(values: list[str]) -> None:
+    found = normalise("email", values)
+    keys, refused = one_by_one(values)
+    assert found.keys == keys
+    assert found.invalid == len(refused)
+    assert found.sample == refused[:10]
+
+
+def test_common_shapes_of_emails_column_wise() -> None:
+    values = [
+        " User.Name+tag@Example.COM\t",
+        "\x1cuser@example.com\x1f",
+        "A" * 64,
+        "\u180euser@example.com",
+        "user@exampl\u212a.com",
+        "jörg.müller@gmx.de",
+        "n/a",
+        "",
+    ]
+    found = normalise("email", values)
+    keys, refused = one_by_one(values)
+    assert (found.keys, found.sample) == (keys, refused)
+    assert len(keys) == 5

@@ -14,9 +14,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
 from email_validator import EmailNotValidError, validate_email
 
-from reach.engine.identities import key
+from reach.engine.identities import TYPE_CODES, key
 
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -27,6 +29,9 @@ SIMPLE_EMAIL = re.compile(
     r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 )
 SAMPLE_SIZE = 10
+# What str.strip() removes from ASCII text.
+ASCII_WHITESPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
+EMAIL_CODE = bytes([TYPE_CODES["email"]])
 
 
 @dataclass
@@ -99,8 +104,12 @@ def normalise(
 ) -> Normalised:
     """Check and key every value; duplicates are kept (the store keeps each key once)."""
     found = Normalised()
-    for raw in values:
-        if identifier_type == "email":
+    known = _common_email_keys(values) if identifier_type == "email" else None
+    for position, raw in enumerate(values):
+        ready = known[position] if known is not None else None
+        if ready is not None:
+            found.keys.append(ready)
+        elif identifier_type == "email":
             digest = email_digest(raw)
             if digest is None:
                 found.refuse(raw, "not an e-mail address or a SHA-256 digest")
@@ -128,3 +137,31 @@ def normalise(
             else:
                 found.refuse(raw, f"not a valid {identifier_type} (1 to 256 printable characters)")
     return found
+
+
+def _common_email_keys(values: list[str]) -> list[bytes | None]:
+    """The keys of the ASCII values in the common shapes (an address that SIMPLE_EMAIL matches,
+    or a SHA-256 digest), computed column-wise; None where ``email_digest`` must judge.
+
+    For ASCII text, trimming ASCII_WHITESPACE and lower-casing ASCII letters is exactly what
+    ``email_digest`` does, so both give the same key."""
+    keys: list[bytes | None] = [None] * len(values)
+    if not values:
+        return keys
+    column = pa.array(values, type=pa.string())
+    ascii_only = pc.string_is_ascii(column)
+    trimmed = pc.utf8_trim(column, characters=ASCII_WHITESPACE)
+    lowered = pc.ascii_lower(trimmed)
+    digests = pc.and_(ascii_only, pc.match_substring_regex(trimmed, f"^(?:{HEX64.pattern})$"))
+    simple = pc.and_(ascii_only, pc.match_substring_regex(lowered, f"^(?:{SIMPLE_EMAIL.pattern})$"))
+    for position, text in _selected(simple, lowered):
+        keys[position] = EMAIL_CODE + hashlib.sha256(text.encode("ascii")).digest()
+    for position, text in _selected(digests, lowered):
+        keys[position] = EMAIL_CODE + bytes.fromhex(text)
+    return keys
+
+
+def _selected(mask: pa.BooleanArray, texts: pa.StringArray) -> list[tuple[int, str]]:
+    """The positions where ``mask`` holds, with the text there."""
+    positions = pc.indices_nonzero(mask)
+    return list(zip(positions.to_pylist(), pc.take(texts, positions).to_pylist(), strict=True))
