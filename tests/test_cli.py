@@ -183,7 +183,7 @@ def test_demo_seed_is_idempotent_and_its_instructions_work(
     assert first.client_id == second.client_id
     user = ApiUser(http, Credentials(second.client_id, second.client_secret))
     found = segments(user)
-    per_advertiser = len(BEHAVIORAL) + 2
+    per_advertiser = len(BEHAVIORAL) + 3  # the behavioral ones, two examples, a lookalike
     assert len(found) == len(ADVERTISERS) * per_advertiser
     text = instructions("http://127.0.0.1:8080", second, [5, 6])
     assert second.client_secret in text
