@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import multiprocessing
 import os
@@ -19,13 +18,12 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import orjson
 import psycopg
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import URL, make_url
 
@@ -33,7 +31,6 @@ from sqlalchemy.engine import URL, make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (
-    BUSY_LOAD,
     FORM_HEADERS,
     HOST,
     ROOT,
@@ -47,8 +44,9 @@ from benchmarks.common import (
     get_token,
     json_headers,
     machine_facts,
-    raise_on_sigterm,
+    run_benchmark,
     run_cli,
+    start_server,
     token_form,
 )
 
@@ -549,23 +547,7 @@ def run(options: Options, stack: ExitStack) -> dict[str, Any]:
     durations["setup_cli_s"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    server = Server(env, data_dir / "server.log")
-    stack.callback(server.stop)
-
-    def show_server_log(
-        kind: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        # Runs before the server stops and its log goes away with the temp dir.
-        if kind is not None:
-            console.print(
-                f"last lines of the server log:\n{server.log_tail()}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-
-    stack.push(show_server_log)
-    server.wait_ready()
+    server = start_server(env, data_dir / "server.log", stack)
     durations["server_start_s"] = time.perf_counter() - mark
     console.log(f"server: pid {server.pid}, port {server.port}")
 
@@ -697,26 +679,8 @@ def summary(report: dict[str, Any]) -> Table:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, raise_on_sigterm)
-    try:
-        with ExitStack() as stack:
-            report = run(options, stack)
-    except (BenchmarkError, OSError, http.client.HTTPException) as exc:
-        console.print(f"[red]benchmark failed:[/red] {exc!r}")
-        return 1
-    options.out.parent.mkdir(parents=True, exist_ok=True)
-    options.out.write_text(json.dumps(report, indent=2) + "\n")
-    Console().print(summary(report))
-    load = report["environment"]["load_average_before"][0]
-    if load > BUSY_LOAD:
-        console.print(
-            f"[yellow]warning:[/yellow] the machine was busy before the run"
-            f" (1-min load {load:.2f});"
-            " the numbers include that interference"
-        )
-    console.print(f"report written to {options.out}")
-    return 0
+    report = run_benchmark(partial(run, options), summary, options.out)
+    return 0 if report is not None else 1
 
 
 if __name__ == "__main__":

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import platform
+import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 ROOT = Path(__file__).resolve().parents[1]
 REACH = Path(sys.executable).parent / "reach"
@@ -254,6 +258,30 @@ class Server:
         return self.process.returncode
 
 
+def start_server(
+    env: dict[str, str], log_path: Path, stack: ExitStack, timeout: float = 60.0
+) -> Server:
+    """A ready ``reach serve``, stopped when ``stack`` closes; if the run fails, the end of its
+    log is shown first (the log may go away with the work directory)."""
+    server = Server(env, log_path)
+    stack.callback(server.stop)
+
+    def show_log(
+        kind: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
+    ) -> None:
+        if kind is not None:
+            console.print(
+                f"last lines of the server log:\n{server.log_tail()}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    stack.push(show_log)
+    server.wait_ready(timeout)
+    return server
+
+
 # --- phases ---------------------------------------------------------------------------------
 
 
@@ -346,3 +374,33 @@ def add_advertisers(env: dict[str, str], ids: Sequence[int], work_dir: Path) -> 
 def raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     """Turn SIGTERM into an exception, so servers are stopped and temp dirs removed."""
     raise SystemExit(128 + signum)
+
+
+def run_benchmark(
+    run: Callable[[ExitStack], dict[str, Any]],
+    summary: Callable[[dict[str, Any]], RenderableType],
+    out: Path,
+) -> dict[str, Any] | None:
+    """Run a benchmark (its servers and temp dirs on ``run``'s stack), write its JSON report
+    to ``out`` and print its summary; None (after saying why) when it failed."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, raise_on_sigterm)
+    try:
+        with ExitStack() as stack:
+            report = run(stack)
+    except (BenchmarkError, OSError, http.client.HTTPException) as exc:
+        console.print(f"[red]benchmark failed:[/red] {exc!r}")
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    screen = Console()
+    # Without a terminal rich assumes 80 columns, too few for the tables.
+    Console(width=screen.width if screen.is_terminal else 110).print(summary(report))
+    load = report["environment"]["load_average_before"][0]
+    if load > BUSY_LOAD:
+        console.print(
+            f"[yellow]warning:[/yellow] the machine was busy before the run"
+            f" (1-min load {load:.2f}); the numbers include that interference"
+        )
+    console.print(f"report written to {out}")
+    return report

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.client
 import json
 import os
 import re
@@ -22,15 +21,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import duckdb
 import numpy as np
 import orjson
 import pyarrow as pa
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -45,7 +43,6 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import (
-    BUSY_LOAD,
     HOST,
     REACH,
     ROOT,
@@ -63,8 +60,9 @@ from benchmarks.common import (
     machine_busy_seconds,
     machine_facts,
     proc_status,
-    raise_on_sigterm,
+    run_benchmark,
     run_cli,
+    start_server,
 )
 from reach.engine.index import current_build
 
@@ -973,23 +971,7 @@ def run(options: Options, stack: ExitStack) -> dict[str, Any]:
         run_cli(env, "clients", "create", "--name", "bench", "--advertiser", str(ADVERTISER_ID))
     )
     warmed = warm_page_cache(build / "identities")
-    server = Server(env, work.logs / "server.log")
-    stack.callback(server.stop)
-
-    def show_server_log(
-        kind: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        # Runs before the server stops and its log goes away with the work directory.
-        if kind is not None:
-            console.print(
-                f"last lines of the server log:\n{server.log_tail()}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-
-    stack.push(show_server_log)
-    server.wait_ready()
+    server = start_server(env, work.logs / "server.log", stack)
     http = Http(server.port)
     stack.callback(http.close)
     token = get_token(http, credentials["client_id"], credentials["client_secret"])
@@ -1140,24 +1122,9 @@ def summary(report: dict[str, Any]) -> Table:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, raise_on_sigterm)
-    try:
-        with ExitStack() as stack:
-            report = run(options, stack)
-    except (BenchmarkError, OSError, http.client.HTTPException) as exc:
-        console.print(f"[red]benchmark failed:[/red] {exc!r}")
+    report = run_benchmark(partial(run, options), summary, options.out)
+    if report is None:
         return 1
-    options.out.parent.mkdir(parents=True, exist_ok=True)
-    options.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    Console().print(summary(report))
-    load = report["environment"]["load_average_before"][0]
-    if load > BUSY_LOAD:
-        console.print(
-            f"[yellow]warning:[/yellow] the machine was busy before the run"
-            f" (1-min load {load:.2f}); the numbers include that interference"
-        )
-    console.print(f"report written to {options.out}")
     if not report["results"]["agreement"]["exact"]:
         console.print("[red]the server's statistics disagree with the independent count[/red]")
         return 2

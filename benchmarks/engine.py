@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import http.client
 import json
 import math
 import os
@@ -16,14 +15,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -31,7 +29,6 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyroaring import AbstractBitMap
-from rich.console import Console
 from rich.table import Table
 
 # Run as a script (`python benchmarks/engine.py`), the repository root is not on the path yet;
@@ -41,14 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.engine.oracle import Oracle
 
 from benchmarks.common import (
-    BUSY_LOAD,
     HOST,
     REACH,
     ROOT,
     BenchmarkError,
     Http,
     Phase,
-    Server,
     add_advertisers,
     console,
     distribution,
@@ -58,8 +53,9 @@ from benchmarks.common import (
     machine_busy_seconds,
     machine_facts,
     proc_status,
-    raise_on_sigterm,
+    run_benchmark,
     run_cli,
+    start_server,
 )
 from reach.audience import algebra
 from reach.engine.demo_data import BRANDS, CITIES, FIRST_ADVERTISER_ID, TASTES
@@ -1212,22 +1208,7 @@ def http_phase(
     assert build is not None
     evicted = evict_page_cache(build)
     mark = time.perf_counter()
-    server = Server(env, work.logs / "server.log")
-    stack.callback(server.stop)
-
-    def show_server_log(
-        kind: type[BaseException] | None, _exc: BaseException | None, _tb: TracebackType | None
-    ) -> None:
-        if kind is not None:
-            console.print(
-                f"last lines of the server log:\n{server.log_tail()}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-
-    stack.push(show_server_log)
-    server.wait_ready(timeout=120)
+    server = start_server(env, work.logs / "server.log", stack, timeout=120)
     start_s = time.perf_counter() - mark
     rss_at_start = server.memory_kib()["VmRSS"]
     console.log(f"server: pid {server.pid}, port {server.port}")
@@ -1809,31 +1790,14 @@ def summary(report: dict[str, Any]) -> Table:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_options(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, raise_on_sigterm)
-    try:
-        with ExitStack() as stack:
-            report = run(options, stack)
-    except (BenchmarkError, OSError, http.client.HTTPException) as exc:
-        console.print(f"[red]benchmark failed:[/red] {exc}")
+    report = run_benchmark(partial(run, options), summary, options.out)
+    if report is None:
         return 1
-    options.out.parent.mkdir(parents=True, exist_ok=True)
-    options.out.write_text(json.dumps(report, indent=2) + "\n")
-    screen = Console()
-    # Without a terminal rich assumes 80 columns, too few for the table.
-    Console(width=screen.width if screen.is_terminal else 110).print(summary(report))
-    load = report["environment"]["load_average_before"][0]
-    if load > BUSY_LOAD:
-        console.print(
-            f"[yellow]warning:[/yellow] the machine was busy before the run"
-            f" (1-min load {load:.2f}); the numbers include that interference"
-        )
     if report["environment"]["source_changed_during_run"]:
         console.print(
             "[yellow]warning:[/yellow] src/ changed during the run; the `reach` processes ran"
             " the copy taken at the start"
         )
-    console.print(f"report written to {options.out}")
     return 0
 
 
