@@ -197,7 +197,7 @@ class Index:
             return family.get((category, country))
         return _union(family.get(k) for k in family.entries() if k[0] == category)
 
-    def location(self, points: Sequence[tuple[float, float]], radius_km: float) -> BitMap:
+    def location(self, points: Sequence[tuple[float, float]], radius_km: float) -> FrozenBitMap:
         """Users with a ping in the window within ``radius_km`` (great circle) of a point.
 
         A stored cell wholly inside a circle contributes its users' bitmap; only the pings of
@@ -205,7 +205,7 @@ class Index:
         arrays = self.location_arrays()
         cell_ids = arrays["cell_ids"]
         if len(cell_ids) == 0 or not points:
-            return BitMap()
+            return FrozenBitMap()
         inside: list[np.ndarray[Any, Any]] = []
         near: list[np.ndarray[Any, Any]] = []
         starts = arrays["cell_starts"]
@@ -230,7 +230,7 @@ class Index:
         found = [cells.get((int(cell_ids[i]),)) for i in whole_cells.tolist()]
         if near:
             found.append(FrozenBitMap(bitmap_of(np.concatenate(near))))
-        return BitMap(_union(found))
+        return _union(found)
 
     def match(self, keys: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], BitMap]:
         """Which of ``keys`` (identity keys, sorted or not) the identity graph knows, as a mask,
