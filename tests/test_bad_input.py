@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.builders import SEGMENTS, item, retargeting
+from tests.builders import AUDIENCES, SEGMENTS, audience, item, leaf, retargeting
 from tests.conftest import ADVERTISER, ApiUser, segments
 
 CREATE = f"{SEGMENTS}/create"
@@ -177,6 +177,74 @@ class TestSizes:
         response = api.post(CREATE, {"data": [retargeting(ADVERTISER, "x" * 11_000_000)]})
         assert problems(response, 413)[0]["code"] == "payload-too-large"
         assert segments(api) == existing
+
+
+def only_item_problem(response: Any) -> dict[str, Any]:
+    """The single per-item problem of a 200 bulk answer."""
+    assert response.status_code == 200, response.text
+    errors: list[dict[str, Any]] = response.json()["errors"]
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+class TestText:
+    """Text is stored as sent, except what no database keeps and no screen shows."""
+
+    def test_nul_in_a_name_fails_that_item_only(self, api: ApiUser, existing: Any) -> None:
+        payload = {"data": [retargeting(ADVERTISER, "fine"), retargeting(ADVERTISER, "nul\x00x")]}
+        response = api.post(CREATE, payload)
+        problem = only_item_problem(response)
+        assert (problem["code"], problem["source"]) == (
+            "invalid",
+            {"name": "data/1/attributes/name"},
+        )
+        assert "U+0000" in problem["detail"]
+        assert [s["attributes"]["name"] for s in segments(api)] == ["keep", "fine"]
+
+    @pytest.mark.parametrize("control", ["\x00", "\x1b", "\x7f"])
+    def test_control_characters_in_a_description(
+        self, api: ApiUser, existing: Any, control: str
+    ) -> None:
+        body = retargeting(ADVERTISER, "described")
+        body["attributes"]["description"] = f"a{control}b"
+        problem = only_item_problem(api.post(CREATE, {"data": [body]}))
+        assert problem["source"] == {"description": "data/0/attributes/description"}
+        assert segments(api) == existing
+
+    def test_line_breaks_and_tabs_in_a_description_are_kept(self, api: ApiUser) -> None:
+        body = retargeting(ADVERTISER, "described")
+        body["attributes"]["description"] = "line one\r\n\tline two"
+        assert api.post(CREATE, {"data": [body]}).json()["errors"] == []
+        assert segments(api)[0]["attributes"]["description"] == "line one\r\n\tline two"
+
+    def test_nul_in_a_point_name(self, api: ApiUser, existing: Any) -> None:
+        point = {"name": "shop\x00", "latitude": 48.85, "longitude": 2.35}
+        body = item(ADVERTISER, "near", location={"pointsOfInterest": [point], "radiusInKm": 5})
+        problem = only_item_problem(api.post(CREATE, {"data": [body]}))
+        path = "data/0/attributes/location/pointsOfInterest/0/name"
+        assert problem["source"] == {"name": path}
+        assert segments(api) == existing
+
+    def test_nul_in_a_rename_changes_nothing(self, api: ApiUser, existing: Any) -> None:
+        rename = {"id": existing[0]["id"], "attributes": {"name": "\x00"}}
+        problem = only_item_problem(api.patch(SEGMENTS, {"data": [rename]}))
+        assert problem["source"] == {"name": "data/0/attributes/name"}
+        assert segments(api) == existing
+
+    @pytest.mark.parametrize("name", ["\u200b", "\u00a0\u2060", "\ufeff \t"])
+    def test_a_name_that_draws_nothing_is_empty(
+        self, api: ApiUser, existing: Any, name: str
+    ) -> None:
+        problem = only_item_problem(api.post(CREATE, {"data": [retargeting(ADVERTISER, name)]}))
+        assert problem["code"] == "name-must-not-be-empty"
+        assert segments(api) == existing
+
+    def test_nul_in_an_audience_name(self, api: ApiUser, existing: Any) -> None:
+        payload = {"data": [audience(ADVERTISER, "a\x00", leaf(existing[0]["id"]))]}
+        problem = only_item_problem(api.post(f"{AUDIENCES}/create", payload))
+        assert problem["source"] == {"name": "data/0/attributes/name"}
+        found = api.post(f"{AUDIENCES}/search", {"data": {}}).json()["data"]
+        assert found == []
 
 
 class TestUnknownRoutes:

@@ -47,6 +47,23 @@ class TestSearchAudiences:
         assert found(user, adSetIds=["9"])[0]["attributes"]["adSetIds"] == ["9"]
         assert found(user, adSetIds=["10"]) == []
 
+    def test_filters_of_seventy_thousand_ids(
+        self, app: FastAPI, api: ApiUser, seg: list[str]
+    ) -> None:
+        """More ids than PostgreSQL takes parameters in one statement, in every filter."""
+        add_ad_set(app, 9, ADVERTISER)
+        a = create(api, ADVERTISER, "a", leaf(seg[0]))
+        b = create(api, ADVERTISER, "b", {"or": [leaf(seg[1]), leaf(seg[2])]})
+        api.call(
+            "PUT",
+            "/2025-01/marketing-solutions/ad-sets/9/audience",
+            {"data": {"attributes": {"audienceId": b}}},
+        )
+        many = [str(n) for n in range(10_000_000, 10_070_000)]
+        assert ids(found(api, audienceIds=[*many, b])) == [b]
+        assert ids(found(api, audienceSegmentIds=[*many, seg[0]])) == [a]
+        assert ids(found(api, adSetIds=[*many, "9"])) == [b]
+
     def test_paging(self, api: ApiUser, seg: list[str]) -> None:
         made = [create(api, ADVERTISER, f"a{i:02}", leaf(seg[i % 5])) for i in range(12)]
         seen: list[str] = []

@@ -93,6 +93,23 @@ class TestSearchFilters:
             assert error["type"] == "access-control"
             assert error["source"] == {"advertiserIds": "data/attributes/advertiserIds/0"}
 
+    def test_a_filter_of_seventy_thousand_ids(self, api: ApiUser, other_api: ApiUser) -> None:
+        """More ids than PostgreSQL takes parameters in one statement."""
+        r1, r2 = create(api, retargeting(ADVERTISER, "r1"), retargeting(ADVERTISER, "r2"))
+        [theirs] = create(other_api, retargeting(OTHER_ADVERTISER, "theirs"))
+        wanted = [str(n) for n in range(10_000_000, 10_070_000)] + [r2, theirs]
+        body = search(api, audienceSegmentIds=wanted)
+        assert ([s["id"] for s in body["data"]], body["meta"]["totalItems"]) == ([r2], 1)
+        assert search(api, audienceSegmentIds=[r1])["meta"]["totalItems"] == 1
+
+    def test_many_unreachable_advertisers_are_listed_up_to_a_cap(self, api: ApiUser) -> None:
+        wanted = [str(n) for n in range(1_000, 71_000)]
+        response = api.post(SEARCH, {"data": {"attributes": {"advertiserIds": wanted}}})
+        assert response.status_code == 403
+        errors = response.json()["errors"]
+        assert len(errors) == 51
+        assert errors[-1]["detail"] == "69950 more problems were not listed"
+
     def test_another_advertisers_segment_is_invisible(
         self, api: ApiUser, other_api: ApiUser
     ) -> None:

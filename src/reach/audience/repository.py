@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 from sqlalchemy import ColumnElement, delete, exists, func, select
 
-from reach.kit.repository import OwnedRepository
+from reach.kit.repository import OwnedRepository, among
 from reach.models import AdSet, Audience, AudienceSegmentLink
 
 
@@ -18,7 +18,9 @@ class AudienceRepository(OwnedRepository[Audience]):
         if not links:
             return
         self.session.execute(
-            delete(AudienceSegmentLink).where(AudienceSegmentLink.audience_id.in_(links))
+            delete(AudienceSegmentLink).where(
+                among(self.session, AudienceSegmentLink.audience_id, links)
+            )
         )
         self.session.add_all(
             AudienceSegmentLink(audience_id=audience_id, segment_id=segment_id)
@@ -35,7 +37,7 @@ class AudienceRepository(OwnedRepository[Audience]):
         linked: dict[int, list[int]] = {}
         rows = self.session.execute(
             select(AdSet.audience_id, AdSet.id)
-            .where(AdSet.audience_id.in_(wanted))
+            .where(among(self.session, AdSet.audience_id, wanted))
             .order_by(AdSet.id)
         )
         for row in rows:
@@ -53,19 +55,23 @@ class AudienceRepository(OwnedRepository[Audience]):
         offset: int,
     ) -> tuple[Sequence[Audience], int]:
         """One page of matching audiences in id order, and how many match in all."""
-        conditions: list[ColumnElement[bool]] = [Audience.advertiser_id.in_(advertiser_ids)]
+        conditions: list[ColumnElement[bool]] = [
+            among(self.session, Audience.advertiser_id, advertiser_ids)
+        ]
         if audience_ids is not None:
-            conditions.append(Audience.id.in_(audience_ids))
+            conditions.append(among(self.session, Audience.id, audience_ids))
         if segment_ids is not None:
             conditions.append(
                 exists().where(
                     AudienceSegmentLink.audience_id == Audience.id,
-                    AudienceSegmentLink.segment_id.in_(segment_ids),
+                    among(self.session, AudienceSegmentLink.segment_id, segment_ids),
                 )
             )
         if ad_set_ids is not None:
             conditions.append(
-                exists().where(AdSet.audience_id == Audience.id, AdSet.id.in_(ad_set_ids))
+                exists().where(
+                    AdSet.audience_id == Audience.id, among(self.session, AdSet.id, ad_set_ids)
+                )
             )
         total = self.session.scalar(select(func.count()).select_from(Audience).where(*conditions))
         rows = self.session.scalars(

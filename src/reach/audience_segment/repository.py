@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 from sqlalchemy import func, select
 
-from reach.kit.repository import OwnedRepository
+from reach.kit.repository import OwnedRepository, among
 from reach.models import AudienceSegment, AudienceSegmentLink
 
 
@@ -21,7 +21,7 @@ class AudienceSegmentRepository(OwnedRepository[AudienceSegment]):
         users: dict[int, set[int]] = {}
         rows = self.session.execute(
             select(AudienceSegment.seed_segment_id, AudienceSegment.id).where(
-                AudienceSegment.seed_segment_id.in_(wanted)
+                among(self.session, AudienceSegment.seed_segment_id, wanted)
             )
         )
         for seed_id, lookalike_id in rows:
@@ -42,7 +42,9 @@ class AudienceSegmentRepository(OwnedRepository[AudienceSegment]):
         wanted = set(ids)
         if not wanted:
             return {}
-        rows = self.session.scalars(select(AudienceSegment).where(AudienceSegment.id.in_(wanted)))
+        rows = self.session.scalars(
+            select(AudienceSegment).where(among(self.session, AudienceSegment.id, wanted))
+        )
         return {row.id: row for row in rows}
 
     def audiences_using(self, ids: Iterable[int]) -> dict[int, set[int]]:
@@ -53,7 +55,7 @@ class AudienceSegmentRepository(OwnedRepository[AudienceSegment]):
         users: dict[int, set[int]] = {}
         rows = self.session.execute(
             select(AudienceSegmentLink.segment_id, AudienceSegmentLink.audience_id).where(
-                AudienceSegmentLink.segment_id.in_(wanted)
+                among(self.session, AudienceSegmentLink.segment_id, wanted)
             )
         )
         for segment_id, audience_id in rows:
@@ -69,9 +71,9 @@ class AudienceSegmentRepository(OwnedRepository[AudienceSegment]):
         offset: int,
     ) -> tuple[Sequence[AudienceSegment], int]:
         """One page of matching segments in id order, and how many match in all."""
-        conditions = [AudienceSegment.advertiser_id.in_(advertiser_ids)]
+        conditions = [among(self.session, AudienceSegment.advertiser_id, advertiser_ids)]
         if segment_ids is not None:
-            conditions.append(AudienceSegment.id.in_(segment_ids))
+            conditions.append(among(self.session, AudienceSegment.id, segment_ids))
         if types is not None:
             conditions.append(AudienceSegment.type.in_(types))
         total = self.session.scalar(

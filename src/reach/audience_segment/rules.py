@@ -21,7 +21,7 @@ from reach.audience_segment.schemas import (
     RetargetingV1,
 )
 from reach.config import Settings
-from reach.kit.findings import Findings
+from reach.kit.findings import Findings, control_character
 from reach.kit.ids import parse_id
 from reach.kit.problems import Invalid, InvalidRange
 from reach.reference.countries import normalise_country
@@ -204,9 +204,19 @@ class SegmentRules:
                     f"{path}/{name}",
                 )
                 ok = False
-        if point.name is not None and len(point.name) > self.settings.name_max_length:
-            f.add(Invalid, "The point's name is too long", "name", f"{path}/name")
-            ok = False
+        if point.name is not None:
+            control = control_character(point.name)
+            if control is not None:
+                f.add(
+                    Invalid,
+                    f"The point's name contains the control character {control}",
+                    "name",
+                    f"{path}/name",
+                )
+                ok = False
+            elif len(point.name) > self.settings.name_max_length:
+                f.add(Invalid, "The point's name is too long", "name", f"{path}/name")
+                ok = False
         if not ok:
             return None
         assert point.latitude is not None and point.longitude is not None

@@ -12,6 +12,7 @@ from reach.auth.repository import ClientRepository
 from reach.auth.scopes import scopes_for
 from reach.auth.tokens import SecretHasher, TokenSigner, new_client_id, new_client_secret
 from reach.kit.clock import Clock
+from reach.kit.findings import control_character, is_visible
 from reach.kit.problems import Invalid, TokenInvalid
 from reach.models import ApiClient, ClientAdvertiser
 from reach.reference.repository import AdvertiserRepository
@@ -61,8 +62,11 @@ class AuthService:
     def create_client(
         self, name: str, advertiser_ids: Sequence[int], *, read_only: bool
     ) -> IssuedCredentials:
-        if not name.strip() or len(name.strip()) > CLIENT_NAME_MAX_LENGTH:
+        if not is_visible(name) or len(name.strip()) > CLIENT_NAME_MAX_LENGTH:
             raise Invalid(f"A client needs a name of 1 to {CLIENT_NAME_MAX_LENGTH} characters")
+        control = control_character(name)
+        if control is not None:
+            raise Invalid(f"A client's name contains the control character {control}")
         wanted = sorted(set(advertiser_ids))
         if not wanted:
             raise Invalid("A client needs at least one advertiser")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -39,22 +40,60 @@ class Findings:
         return bool(self.problems)
 
 
-def check_name(value: str | None, f: Findings, path: str, max_length: int) -> str | None:
-    """A name is required, holds a visible character and fits ``max_length``; kept as sent."""
-    if not f.required(value, "name", path):
+# Characters that draw nothing: controls, format characters (zero-width space, joiners, BOM)
+# and separators. A name made only of these looks empty.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+# Line breaks and tabs are fine in a description; no other control character is stored.
+_DESCRIPTION_CONTROLS = frozenset("\t\n\r")
+
+
+def control_character(value: str, allowed: frozenset[str] = frozenset()) -> str | None:
+    """The first control character of ``value`` (NUL, escape...) outside ``allowed``, as
+    ``U+XXXX``; such text is refused rather than stored."""
+    for char in value:
+        if unicodedata.category(char) == "Cc" and char not in allowed:
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def is_visible(value: str) -> bool:
+    """Whether ``value`` draws at least one character."""
+    return any(unicodedata.category(char) not in _INVISIBLE for char in value)
+
+
+def check_name(
+    value: str | None, f: Findings, path: str, max_length: int, field_name: str = "name"
+) -> str | None:
+    """A name is required, holds a visible character, has no control character and fits
+    ``max_length``; kept as sent."""
+    if not f.required(value, field_name, path):
         return None
     assert value is not None
-    if not value.strip():
-        f.add(NameMustNotBeEmpty, "The name must contain a visible character", "name", path)
+    if not is_visible(value):
+        f.add(NameMustNotBeEmpty, "The name must contain a visible character", field_name, path)
+        return None
+    control = control_character(value)
+    if control is not None:
+        f.add(Invalid, f"The name contains the control character {control}", field_name, path)
         return None
     if len(value) > max_length:
-        f.add(Invalid, f"The name is longer than {max_length} characters", "name", path)
+        f.add(Invalid, f"The name is longer than {max_length} characters", field_name, path)
         return None
     return value
 
 
 def check_description(value: str | None, f: Findings, path: str, max_length: int) -> str | None:
-    if value is not None and len(value) > max_length:
+    if value is None:
+        return None
+    control = control_character(value, _DESCRIPTION_CONTROLS)
+    if control is not None:
+        f.add(
+            Invalid,
+            f"The description contains the control character {control}",
+            "description",
+            path,
+        )
+    elif len(value) > max_length:
         f.add(
             Invalid,
             f"The description is longer than {max_length} characters",

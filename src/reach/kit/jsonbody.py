@@ -23,7 +23,6 @@ from reach.kit.problems import (
 
 M = TypeVar("M", bound=BaseModel)
 
-MAX_REPORTED_PROBLEMS = 50
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
@@ -51,14 +50,8 @@ def problem_from_error(error: ErrorDetails) -> Problem:
 
 
 def problems_from_validation(exc: ValidationError) -> RequestProblems:
-    """Every schema violation of a body, capped so a huge bad body gives a readable answer."""
-    errors = exc.errors(include_url=False)
-    problems = [problem_from_error(e) for e in errors[:MAX_REPORTED_PROBLEMS]]
-    if len(errors) > MAX_REPORTED_PROBLEMS:
-        problems.append(
-            Invalid(f"{len(errors) - MAX_REPORTED_PROBLEMS} more problems were not listed")
-        )
-    return RequestProblems(problems)
+    """Every schema violation of a body."""
+    return RequestProblems(problem_from_error(e) for e in exc.errors(include_url=False))
 
 
 def _is_json(content_type: str) -> bool:

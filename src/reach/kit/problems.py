@@ -64,10 +64,17 @@ def at(field: str, path: str | None = None) -> dict[str, str]:
 class RequestProblems(Exception):
     """Several problems that together fail a whole request (e.g. every schema violation)."""
 
+    # A huge bad body still gets a readable answer: the first problems, then how many more.
+    MAX_LISTED = 50
+
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = list(problems)
         if not self.problems:
             raise ValueError("RequestProblems needs at least one problem")
+        hidden = len(self.problems) - self.MAX_LISTED
+        if hidden > 0:
+            del self.problems[self.MAX_LISTED :]
+            self.problems.append(Invalid(f"{hidden} more problems were not listed"))
         super().__init__("; ".join(p.detail for p in self.problems))
 
     @property

@@ -3,10 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import delete, select
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    SQLColumnExpression,
+    any_,
+    bindparam,
+    column,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, Session
+
+# Up to this many ids are written into the SQL as ``IN (...)``; more travel as one parameter
+# (a PostgreSQL array, a JSON array on SQLite), so no list is too long for the database's limit
+# on parameters (65,535 on PostgreSQL).
+INLINE_IDS = 500
+
+
+def among(
+    session: Session, ids_column: SQLColumnExpression[Any], ids: Iterable[int]
+) -> ColumnElement[bool]:
+    """``ids_column IN ids`` for a list of ids of any length."""
+    wanted = sorted(set(ids))
+    if len(wanted) <= INLINE_IDS:
+        return ids_column.in_(wanted)
+    if session.get_bind().dialect.name == "postgresql":
+        return ids_column == any_(bindparam(None, wanted, type_=ARRAY(BigInteger)))
+    listed = orjson.dumps(wanted).decode()
+    return ids_column.in_(select(column("value")).select_from(func.json_each(listed)))
 
 
 class AdvertiserOwned:
@@ -33,7 +63,8 @@ class OwnedRepository(Generic[M]):
             return {}
         rows = self.session.scalars(
             select(self.model).where(
-                self.model.id.in_(wanted), self.model.advertiser_id.in_(advertiser_ids)
+                among(self.session, self.model.id, wanted),
+                among(self.session, self.model.advertiser_id, advertiser_ids),
             )
         )
         return {row.id: row for row in rows}
@@ -45,7 +76,10 @@ class OwnedRepository(Generic[M]):
         return set(
             self.session.scalars(
                 select(self.model.advertiser_id)
-                .where(self.model.id.in_(wanted), self.model.advertiser_id.in_(advertiser_ids))
+                .where(
+                    among(self.session, self.model.id, wanted),
+                    among(self.session, self.model.advertiser_id, advertiser_ids),
+                )
                 .distinct()
             )
         )
@@ -68,4 +102,4 @@ class OwnedRepository(Generic[M]):
 
     def delete(self, ids: Collection[int]) -> None:
         if ids:
-            self.session.execute(delete(self.model).where(self.model.id.in_(ids)))
+            self.session.execute(delete(self.model).where(among(self.session, self.model.id, ids)))

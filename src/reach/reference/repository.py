@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reach.kit.repository import among
 from reach.models import AdSet, Advertiser, Brand
 
 
@@ -24,12 +25,16 @@ class AdvertiserRepository:
         wanted = set(ids)
         if not wanted:
             return set()
-        found = self.session.scalars(select(Advertiser.id).where(Advertiser.id.in_(wanted)))
+        found = self.session.scalars(
+            select(Advertiser.id).where(among(self.session, Advertiser.id, wanted))
+        )
         return set(found)
 
     def by_ids(self, ids: Iterable[int]) -> Sequence[Advertiser]:
         return self.session.scalars(
-            select(Advertiser).where(Advertiser.id.in_(set(ids))).order_by(Advertiser.id)
+            select(Advertiser)
+            .where(among(self.session, Advertiser.id, ids))
+            .order_by(Advertiser.id)
         ).all()
 
     def lock(self, ids: Iterable[int]) -> None:
@@ -39,7 +44,7 @@ class AdvertiserRepository:
         if wanted:
             self.session.execute(
                 select(Advertiser.id)
-                .where(Advertiser.id.in_(wanted))
+                .where(among(self.session, Advertiser.id, wanted))
                 .order_by(Advertiser.id)
                 .with_for_update()
             ).all()
@@ -63,7 +68,9 @@ class BrandRepository:
         wanted = set(ids)
         if not wanted:
             return set()
-        return set(self.session.scalars(select(Brand.id).where(Brand.id.in_(wanted))))
+        return set(
+            self.session.scalars(select(Brand.id).where(among(self.session, Brand.id, wanted)))
+        )
 
     def add(self, brand: Brand) -> None:
         self.session.add(brand)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from reach.kit.clock import Clock
+from reach.kit.findings import control_character, is_visible
 from reach.kit.ids import parse_id
 from reach.kit.problems import AdvertiserAccessDenied, Invalid, RequestProblems, RequiredField
 from reach.models import AdSet, Advertiser, Brand
@@ -19,8 +20,11 @@ REGISTRY_NAME_MAX_LENGTH = 255
 
 
 def _check_name(name: str, what: str) -> None:
-    if not name.strip():
+    if not is_visible(name):
         raise Invalid(f"{what} needs a non-empty name")
+    control = control_character(name)
+    if control is not None:
+        raise Invalid(f"{what}'s name contains the control character {control}")
     if len(name.strip()) > REGISTRY_NAME_MAX_LENGTH:
         raise Invalid(f"{what}'s name is longer than {REGISTRY_NAME_MAX_LENGTH} characters")
 
