@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from reach.app import create_app
-from reach.cli.db import upgrade_to_head
 from reach.config import Settings
 from reach.db import Database
 from reach.models import Base
+from reach.schema import upgrade_to_head
 from tests.builders import Credentials, ManualClock, add_advertiser, new_client
 from tests.openapi import assert_conforms
 

@@ -56,6 +56,8 @@ def test_client_create_prints_working_credentials(run: CliRunner, http: TestClie
     assert user.post("/2025-01/marketing-solutions/audience-segments/search", {}).status_code == 200
     listing = ok(run, "clients", "list")
     assert "tool" in listing
+    # Into a pipe the table is never cut: the id that `clients revoke` needs is whole.
+    assert printed["client_id"] in listing
     assert printed["client_secret"] not in listing
 
 
@@ -302,3 +304,18 @@ def test_contact_list_upload_and_stats(run: CliRunner, tmp_path: Path) -> None:
     refused = run.invoke(cli, ["contact-list", "upload", segment_id, str(removal)])
     assert refused.exit_code == 1
     assert "read-only" in refused.output
+
+
+def test_commands_refuse_a_store_without_its_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REACH_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("REACH_DATABASE_URL", "")
+    runner = CliRunner()
+    for args in (["clients", "list"], ["serve", "--port", "1"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 1, result.output
+        assert "run `reach db upgrade`" in result.output
+        assert "Traceback" not in result.output
+    ok(runner, "db", "upgrade")
+    ok(runner, "clients", "list")

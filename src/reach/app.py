@@ -39,6 +39,7 @@ from reach.lookalike.service import Lookalikes
 from reach.lookalike.storage import ResultStore
 from reach.lookalike.worker import LookalikeWorker
 from reach.reference.endpoints import router as reference_router
+from reach.schema import SchemaNotCurrent, require_current_schema
 from reach.sizing.endpoints import router as sizing_router
 from reach.sizing.service import InMarketSizes
 
@@ -110,6 +111,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     """Build a Reach server from ``settings``; ``clock`` is injectable for tests."""
     clock = clock or SystemClock()
     database = Database(settings.resolved_database_url)
+    try:
+        require_current_schema(database)
+    except SchemaNotCurrent:
+        database.dispose()
+        raise
     server_key = settings.signing_key()
 
     @asynccontextmanager

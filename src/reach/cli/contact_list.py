@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Annotated, Literal, TextIO
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from reach.cli.context import Context, context, err
+from reach.cli.context import Context, context, err, out
 from reach.contact_list.schemas import (
     ContactlistAmendment,
     ContactlistAmendmentAttributes,
@@ -25,7 +24,6 @@ from reach.contact_list.service import ContactListService, ListMatches
 from reach.contact_list.storage import ListStore
 from reach.engine.query import IndexProvider
 
-out = Console()
 app = typer.Typer(help="Contact lists: upload identifiers, see what matched.", no_args_is_help=True)
 
 TYPES: tuple[IdentifierType, ...] = ("email", "phoneNumber", "madid", "identityLink", "gum")

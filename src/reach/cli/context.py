@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.orm import Session
 
 from reach.auth.service import AuthService
@@ -17,8 +18,12 @@ from reach.config import Settings
 from reach.db import Database
 from reach.kit.clock import SystemClock
 from reach.kit.problems import Problem
+from reach.schema import SchemaNotCurrent, require_current_schema
 
 err = Console(stderr=True)
+# Tables and results on standard output. Into a pipe or a file, lines are never cut to a
+# terminal's width: an id copied from there must be whole.
+out = Console(width=None if sys.stdout.isatty() else 100_000)
 
 
 @dataclass
@@ -36,14 +41,17 @@ class Context:
 
 
 @contextmanager
-def context() -> Iterator[Context]:
-    """Settings, database and clock for one command; a Problem ends it with a clear message."""
+def context(*, require_schema: bool = True) -> Iterator[Context]:
+    """Settings, database and clock for one command, on a store with the current schema unless
+    ``require_schema`` is off; a Problem ends it with a clear message."""
     settings = Settings()
     database = Database(settings.resolved_database_url)
     try:
+        if require_schema:
+            require_current_schema(database)
         yield Context(settings, database, SystemClock())
-    except Problem as problem:
-        err.print(f"[red]error:[/red] {problem.detail}")
+    except (Problem, SchemaNotCurrent) as problem:
+        err.print(f"[red]error:[/red] {escape(str(problem))}")
         raise typer.Exit(1) from None
     finally:
         database.dispose()

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import duckdb
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
@@ -18,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from reach.cli.context import Context, context, err
+from reach.cli.context import Context, context, err, out
 from reach.engine.index import BuildError, IndexBuilder, Windows, current_build
 from reach.engine.ingest import IngestError, Ingestor, IngestReport
 from reach.engine.query import Index
@@ -27,7 +26,6 @@ from reach.reference.countries import alpha2_codes
 from reach.reference.service import ReferenceService
 from reach.reference.taxonomy import taxonomy
 
-out = Console()
 index = typer.Typer(help="Build and inspect the bitmap index.", no_args_is_help=True)
 
 

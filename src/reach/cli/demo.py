@@ -29,7 +29,6 @@ from reach.audience_segment.service import AudienceSegmentService
 from reach.auth.service import IssuedCredentials
 from reach.cli.context import Context, context
 from reach.cli.data import store_of, sync_brands
-from reach.cli.db import upgrade_to_head
 from reach.cli.serve import run_server
 from reach.engine.demo_data import BRANDS, generate
 from reach.engine.index import IndexBuilder, current_build
@@ -39,6 +38,7 @@ from reach.reference.countries import alpha2_codes
 from reach.reference.repository import AdvertiserRepository, BrandRepository
 from reach.reference.service import ReferenceService
 from reach.reference.taxonomy import taxonomy
+from reach.schema import upgrade_to_head
 
 DEMO_CLIENT = "reach-demo"
 ADVERTISERS = {1001: "Northwind Outfitters", 1002: "Contoso Electronics", 1003: "Fabrikam Travel"}
@@ -220,7 +220,7 @@ def demo(
     port: Annotated[int | None, typer.Option(help="Port to listen on (REACH_PORT).")] = None,
 ) -> None:
     """Migrate, seed demo data and a demo client, print how to call it, and serve."""
-    with context() as ctx:
+    with context(require_schema=False) as ctx:
         upgrade_to_head(ctx.settings.resolved_database_url)
         with ctx.database.session(write=True) as session:
             seed(ctx, session)

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich import filesize
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,12 +19,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from reach.cli.context import err
+from reach.cli.context import err, out
 from reach.engine.demo_data import generate
 from reach.kit.clock import SystemClock
 from reach.reference.taxonomy import taxonomy
-
-out = Console()
 
 
 def demo_data(

@@ -6,13 +6,12 @@ from typing import Annotated, Any
 
 import h3.api.basic_int as h3
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from reach.audience_segment.repository import AudienceSegmentRepository
 from reach.audience_segment.schemas import LookalikeV1
-from reach.cli.context import Context, context, fail
+from reach.cli.context import Context, context, err, fail, out
 from reach.contact_list.service import ListMatches
 from reach.contact_list.storage import ListStore
 from reach.engine.query import IndexProvider
@@ -21,7 +20,6 @@ from reach.lookalike.worker import LookalikeWorker
 from reach.reference.repository import BrandRepository
 from reach.reference.taxonomy import taxonomy
 
-out = Console()
 app = typer.Typer(help="Lookalike segments: build, state, explanation.", no_args_is_help=True)
 
 
@@ -55,7 +53,7 @@ def build_command(
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=out,
+            console=err,
         ) as progress:
             task = progress.add_task("lookalikes", total=None)
 

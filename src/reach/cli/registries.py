@@ -9,17 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from reach.audience_segment.schemas import BehavioralCategory
 from reach.audience_segment.service import AudienceSegmentService
 from reach.auth.service import IssuedCredentials
-from reach.cli.context import context, err
+from reach.cli.context import context, err, out
 from reach.kit.problems import Invalid, Problem
 from reach.reference.service import ReferenceService
-
-out = Console()
 
 advertisers = typer.Typer(help="Advertisers: the accounts that own segments.", no_args_is_help=True)
 clients = typer.Typer(help="API clients (OAuth2 client credentials).", no_args_is_help=True)

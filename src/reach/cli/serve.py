@@ -7,9 +7,12 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from rich.markup import escape
 
 from reach.app import create_app
+from reach.cli.context import err
 from reach.config import Settings
+from reach.schema import SchemaNotCurrent
 
 
 def run_server(settings: Settings, host: str, port: int) -> None:
@@ -35,4 +38,8 @@ def serve(
 ) -> None:
     """Run the Reach API server."""
     settings = Settings()
-    run_server(settings, host or settings.host, port or settings.port)
+    try:
+        run_server(settings, host or settings.host, port or settings.port)
+    except SchemaNotCurrent as problem:
+        err.print(f"[red]error:[/red] {escape(str(problem))}")
+        raise typer.Exit(1) from None
