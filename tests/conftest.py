@@ -125,7 +125,13 @@ class ContractClient(TestClient):
         if path.startswith("/2025-01/") and response.headers.get("content-type", "").startswith(
             "application/json"
         ):
-            assert_conforms(method, path, response.status_code, response.json())
+            assert_conforms(
+                method,
+                path,
+                response.status_code,
+                response.json(),
+                response.headers.get("x-trace-id"),
+            )
         return response
 
 

@@ -104,8 +104,30 @@ def schema_errors(ref: str, instance: Any) -> list[str]:
     ]
 
 
-def assert_conforms(method: str, path: str, status: int, body: Any) -> None:
-    """Fail unless ``body`` is what the contract allows for this call and status."""
+def assert_traced(body: Any, trace_id: str | None) -> None:
+    """Every problem of an answer has its own ``traceId``, the call's ``x-trace-id`` header and
+    the problem's number in the answer (BEHAVIOUR §2: unique per occurrence)."""
+    if not isinstance(body, dict):
+        return
+    problems = [
+        problem
+        for key in ("errors", "warnings")
+        if isinstance(body.get(key), list)
+        for problem in body[key]
+    ]
+    if not problems:
+        return
+    assert trace_id, "an answer with problems must carry the x-trace-id header"
+    traces = [problem.get("traceId") for problem in problems]
+    assert traces == [f"{trace_id}-{n}" for n in range(1, len(problems) + 1)], traces
+
+
+def assert_conforms(
+    method: str, path: str, status: int, body: Any, trace_id: str | None = None
+) -> None:
+    """Fail unless ``body`` is what the contract allows for this call and status, and each of
+    its problems is traced to the call (``trace_id``: the answer's ``x-trace-id`` header)."""
+    assert_traced(body, trace_id)
     operation = operation_for(method, path)
     if status == 200 and operation is not None and operation.response_ref:
         errors = schema_errors(operation.response_ref, body)

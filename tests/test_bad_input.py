@@ -28,7 +28,7 @@ def problems(response: Any, status: int) -> list[dict[str, Any]]:
     assert body["warnings"] == []
     found: list[dict[str, Any]] = body["errors"]
     for problem in found:
-        assert problem["traceId"] == response.headers["x-trace-id"]
+        assert problem["traceId"].startswith(response.headers["x-trace-id"] + "-")
         assert "Traceback" not in problem["detail"]
     return found
 

@@ -25,7 +25,7 @@ from reach.db import Database
 from reach.engine.query import IndexProvider
 from reach.kit.clock import Clock, SystemClock
 from reach.kit.jsonbody import problem_from_error
-from reach.kit.middleware import TRACE_HEADER, TraceMiddleware, new_trace_id
+from reach.kit.middleware import TRACE_HEADER, TraceMiddleware, trace_id_of, wire_problems
 from reach.kit.problems import (
     InternalError,
     MethodNotAllowed,
@@ -46,18 +46,9 @@ from reach.sizing.service import InMarketSizes
 log = logging.getLogger("reach")
 
 
-def _trace_id(request: Request) -> str:
-    trace_id: str | None = getattr(request.state, "trace_id", None)
-    return trace_id or new_trace_id()
-
-
 def problems_response(request: Request, problems: list[Problem]) -> JsonResponse:
     """The one way a failed request is rendered: ``{"errors": [...], "warnings": []}``."""
-    trace_id = _trace_id(request)
-    body: dict[str, object] = {
-        "errors": [p.to_wire(trace_id=trace_id, instance=request.url.path) for p in problems],
-        "warnings": [],
-    }
+    body: dict[str, object] = {"errors": wire_problems(request, problems), "warnings": []}
     first = problems[0]
     if isinstance(first, OAuthProblem):
         # RFC 6749 §5.2 fields, for OAuth2 client libraries.
@@ -97,7 +88,7 @@ async def _on_http(request: Request, exc: Exception) -> JsonResponse:
 
 
 async def _on_crash(request: Request, exc: Exception) -> JsonResponse:
-    trace_id = _trace_id(request)
+    trace_id = trace_id_of(request)
     log.exception("unhandled error (trace %s) on %s %s", trace_id, request.method, request.url.path)
     response = problems_response(
         request, [InternalError(f"Something went wrong on our side; quote trace id {trace_id}")]

@@ -138,6 +138,26 @@ class TestCreateAlgebraRules:
         assert response.status_code == 400
         assert response.json()["errors"][0]["source"] == {"and": "data/0/attributes/algebra/and"}
 
+    def test_absurd_nesting(self, api: ApiUser, seg: list[str]) -> None:
+        """Fifty levels are one item's problem; a body nested past what the JSON reader takes
+        is a whole-request 400, never a crash."""
+
+        def nested(levels: int) -> dict[str, Any]:
+            node: dict[str, Any] = leaf(seg[0])
+            for _ in range(levels):
+                node = {"and": [node]}
+            return node
+
+        error = only_error(create(api, audience(ADVERTISER, "fifty", nested(50))))
+        assert error["code"] == "algebra-too-deep"
+        response = api.post(
+            "/2025-01/marketing-solutions/audiences/create",
+            {"data": [audience(ADVERTISER, "deeper", nested(300))]},
+        )
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["code"] == "invalid-json"
+        assert found(api) == []
+
     def test_every_problem_of_an_item_is_listed(self, api: ApiUser, seg: list[str]) -> None:
         body = create(
             api, audience(ADVERTISER, "", {"or": [leaf("1234567"), {"not": leaf(seg[0])}]})

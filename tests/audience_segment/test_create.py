@@ -184,9 +184,15 @@ class TestCreatePartialSuccess:
         assert {s["attributes"]["name"] for s in segments(api)} == {"ok-0", "ok-2"}
 
     def test_problems_carry_trace_id_and_instance(self, api: ApiUser) -> None:
-        response = api.post(CREATE, {"data": [retargeting(ADVERTISER, "")]})
-        error = response.json()["errors"][0]
-        assert error["traceId"] == response.headers["x-trace-id"]
+        response = api.post(
+            CREATE, {"data": [retargeting(ADVERTISER, ""), retargeting(ADVERTISER, "", 9, 2)]}
+        )
+        errors = response.json()["errors"]
+        # One trace id per occurrence, each leading to the call's own.
+        trace = response.headers["x-trace-id"]
+        assert [e["traceId"] for e in errors] == [f"{trace}-{n}" for n in range(1, len(errors) + 1)]
+        assert len(errors) >= 3
+        error = errors[0]
         assert error["instance"] == CREATE
         assert error["title"]
         assert error["detail"]

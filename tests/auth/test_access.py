@@ -144,10 +144,10 @@ class TestRateLimit:
 
 
 class TestTraceId:
-    def test_every_answer_has_a_trace_id_and_problems_repeat_it(self, api: ApiUser) -> None:
+    def test_every_answer_has_a_trace_id_and_problems_extend_it(self, api: ApiUser) -> None:
         ok = api.post(SEARCH, {})
         assert len(ok.headers["x-trace-id"]) == 32
         failed = api.http.post(SEARCH, json={})
-        assert problem(failed)["traceId"] == failed.headers["x-trace-id"]
+        assert problem(failed)["traceId"] == failed.headers["x-trace-id"] + "-1"
         assert problem(failed)["instance"] == SEARCH
         assert ok.headers["x-trace-id"] != failed.headers["x-trace-id"]

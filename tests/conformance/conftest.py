@@ -415,7 +415,9 @@ class Sdk:
                     body=_json(raw),
                 )
                 self.exchanges.append(exchange)
-                assert_conforms(method, exchange.path, status, exchange.body)
+                assert_conforms(
+                    method, exchange.path, status, exchange.body, exchange.headers.get("x-trace-id")
+                )
 
             try:
                 response = send(method, url, *args, **kwargs)

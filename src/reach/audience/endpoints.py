@@ -24,6 +24,7 @@ from reach.audience.service import AudienceService, to_resource
 from reach.auth.auth import AudienceManager, AudienceReader, CampaignManager
 from reach.deps import ClockDep, ReadSession, SettingsDep, WriteSession
 from reach.kit.jsonbody import json_body
+from reach.kit.middleware import wire_problems
 from reach.kit.pagination import Page, page_params
 from reach.kit.wire import JsonResponse, SearchMeta
 
@@ -39,10 +40,6 @@ LinkBody = Annotated[
 PageDep = Annotated[Page, Depends(page_params)]
 
 
-def _trace(request: Request) -> tuple[str, str]:
-    return request.state.trace_id, request.url.path
-
-
 @router.post("/audiences/create", operation_id="CreateAudiences", tags=["Audience"])
 def create_audiences(
     request: Request,
@@ -56,7 +53,7 @@ def create_audiences(
     return JsonResponse(
         AudienceEntityV1ListResponse(
             data=[to_resource(s.audience, s.ad_set_ids) for s in result.data],
-            errors=result.wire_errors(*_trace(request)),
+            errors=wire_problems(request, result.errors),
         )
     )
 
@@ -74,7 +71,7 @@ def update_audiences(
     return JsonResponse(
         AudienceEntityV1ListResponse(
             data=[to_resource(s.audience, s.ad_set_ids) for s in result.data],
-            errors=result.wire_errors(*_trace(request)),
+            errors=wire_problems(request, result.errors),
         )
     )
 
@@ -92,7 +89,7 @@ def delete_audiences(
     return JsonResponse(
         AudienceIdEntityV1ListResponse(
             data=[AudienceIdEntityV1Resource(id=str(i)) for i in result.data],
-            errors=result.wire_errors(*_trace(request)),
+            errors=wire_problems(request, result.errors),
         )
     )
 

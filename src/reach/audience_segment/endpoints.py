@@ -20,6 +20,7 @@ from reach.audience_segment.service import AudienceSegmentService, to_resource
 from reach.auth.auth import AudienceManager, AudienceReader
 from reach.deps import ClockDep, ReadSession, SettingsDep, WriteSession
 from reach.kit.jsonbody import json_body
+from reach.kit.middleware import wire_problems
 from reach.kit.pagination import Page, page_params
 from reach.kit.wire import JsonResponse, SearchMeta
 from reach.models import AudienceSegment
@@ -39,10 +40,6 @@ SearchBody = Annotated[
     AudienceSegmentSearchInputV1, Depends(json_body(AudienceSegmentSearchInputV1))
 ]
 PageDep = Annotated[Page, Depends(page_params)]
-
-
-def _trace(request: Request) -> tuple[str, str]:
-    return request.state.trace_id, request.url.path
 
 
 def _build_lookalikes(
@@ -70,7 +67,7 @@ def create_audience_segments(
     _build_lookalikes(request, background, result.data)
     return JsonResponse(
         AudienceSegmentEntityV1ListResponse(
-            data=[to_resource(s) for s in result.data], errors=result.wire_errors(*_trace(request))
+            data=[to_resource(s) for s in result.data], errors=wire_problems(request, result.errors)
         )
     )
 
@@ -91,7 +88,7 @@ def update_audience_segments(
     _build_lookalikes(request, background, result.data)
     return JsonResponse(
         AudienceSegmentEntityV1ListResponse(
-            data=[to_resource(s) for s in result.data], errors=result.wire_errors(*_trace(request))
+            data=[to_resource(s) for s in result.data], errors=wire_problems(request, result.errors)
         )
     )
 
@@ -120,7 +117,7 @@ def delete_audience_segments(
     return JsonResponse(
         AudienceSegmentIdEntityV1ListResponse(
             data=[AudienceSegmentIdEntityV1Resource(id=str(i)) for i in result.data],
-            errors=result.wire_errors(*_trace(request)),
+            errors=wire_problems(request, result.errors),
         )
     )
 

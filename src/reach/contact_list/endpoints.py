@@ -21,7 +21,7 @@ from reach.contact_list.schemas import (
 from reach.contact_list.service import ContactListService
 from reach.deps import ClockDep, ReadSession, SettingsDep, WriteSession
 from reach.kit.jsonbody import json_body
-from reach.kit.problems import Problem
+from reach.kit.middleware import wire_problems
 from reach.kit.wire import JsonResponse
 from reach.sizing.endpoints import IndexDep
 
@@ -33,10 +33,6 @@ router = APIRouter(
 AmendmentBody = Annotated[
     ContactlistAmendmentRequest, Depends(json_body(ContactlistAmendmentRequest))
 ]
-
-
-def _wire(request: Request, problems: list[Problem]) -> list[dict[str, object]]:
-    return [p.to_wire(trace_id=request.state.trace_id, instance=request.url.path) for p in problems]
 
 
 @router.patch("", operation_id="UpdateContactListByAudienceSegment")
@@ -65,7 +61,7 @@ def update_contact_list_by_audience_segment(
                     sample_invalid_identifiers=receipt.sample,
                 )
             ),
-            warnings=_wire(request, receipt.warnings),
+            warnings=wire_problems(request, receipt.warnings),
         )
     )
 
@@ -109,6 +105,6 @@ def get_audience_segment_contact_list_statistics(
                     match_rate=stats.rate,
                 ),
             ),
-            warnings=_wire(request, stats.warnings),
+            warnings=wire_problems(request, stats.warnings),
         )
     )

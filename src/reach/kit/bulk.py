@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sized
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from reach.kit.problems import Problem, RequestProblems, RequiredField, TooManyItems
 
@@ -44,6 +44,3 @@ class BulkResult(Generic[T]):
 
     def failed(self, index: int) -> bool:
         return any(i == index for i, _ in self._errors)
-
-    def wire_errors(self, trace_id: str, instance: str) -> list[dict[str, Any]]:
-        return [p.to_wire(trace_id=trace_id, instance=instance) for p in self.errors]

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reach.kit.problems import Problem
 from reach.kit.ratelimit import RateLimitState
 
 TRACE_HEADER = b"x-trace-id"
@@ -13,6 +17,27 @@ TRACE_HEADER = b"x-trace-id"
 
 def new_trace_id() -> str:
     return uuid.uuid4().hex
+
+
+def trace_id_of(request: Request) -> str:
+    """The call's trace id (one is made for a call that never passed the middleware)."""
+    trace_id: str | None = getattr(request.state, "trace_id", None)
+    if trace_id is None:
+        trace_id = request.state.trace_id = new_trace_id()
+    return trace_id
+
+
+def wire_problems(request: Request, problems: Iterable[Problem]) -> list[dict[str, Any]]:
+    """Problems as sent. Each occurrence has its own ``traceId``: the call's trace id (the
+    ``x-trace-id`` header) and the problem's number in the answer, ``<trace>-1``, ``<trace>-2``,
+    numbered across the answer's errors and warnings, so any one leads to the call's logs."""
+    trace_id = trace_id_of(request)
+    wired = []
+    for problem in problems:
+        number = getattr(request.state, "problems_sent", 0) + 1
+        request.state.problems_sent = number
+        wired.append(problem.to_wire(trace_id=f"{trace_id}-{number}", instance=request.url.path))
+    return wired
 
 
 class TraceMiddleware:

@@ -8,6 +8,7 @@ from reach.auth.auth import AudienceReader
 from reach.config import Settings
 from reach.deps import ClockDep, ReadSession, SettingsDep
 from reach.engine.query import Index, IndexProvider
+from reach.kit.middleware import wire_problems
 from reach.kit.problems import Problem
 from reach.kit.sizes import IndexUnavailable, SizeBelowFloor, freshness, freshness_headers
 from reach.kit.wire import JsonResponse
@@ -60,10 +61,7 @@ class ListSizes:
                     f"{self.withheld} sizes below {self.floor} people are withheld (null)"
                 )
             )
-        return [
-            p.to_wire(trace_id=request.state.trace_id, instance=request.url.path)
-            for p in self.warnings
-        ]
+        return wire_problems(request, self.warnings)
 
 
 @router.get("/in-market-brands", operation_id="GetAudienceSegmentsInMarketBrands")

@@ -28,7 +28,7 @@ from reach.auth.auth import AudienceManager
 from reach.deps import ClockDep, ReadSession, SettingsDep
 from reach.engine.query import Index, IndexProvider
 from reach.kit.jsonbody import json_body
-from reach.kit.problems import Problem
+from reach.kit.middleware import wire_problems
 from reach.kit.sizes import freshness_headers
 from reach.kit.wire import JsonResponse
 from reach.sizing.service import Sized, SizingService
@@ -75,10 +75,6 @@ async def sizing_service(
 SizingDep = Annotated[SizingService, Depends(sizing_service)]
 
 
-def _wire(request: Request, problems: list[Problem]) -> list[dict[str, object]]:
-    return [p.to_wire(trace_id=request.state.trace_id, instance=request.url.path) for p in problems]
-
-
 def _headers(service: SizingService) -> dict[str, str]:
     return freshness_headers(service.index.as_of, service.index.built_at)
 
@@ -99,8 +95,8 @@ def compute_audience_segments_sizes(
                 )
                 for i, size in sized.result.data
             ],
-            errors=_wire(request, sized.result.errors),
-            warnings=_wire(request, sized.warnings),
+            errors=wire_problems(request, sized.result.errors),
+            warnings=wire_problems(request, sized.warnings),
         ),
         headers=_headers(service),
     )
@@ -120,7 +116,7 @@ def estimate_audience_segments_sizes(
             data=AudienceSegmentSizeEstimationV1Resource(
                 attributes=AudienceSegmentSizeEntityV1(size=size)
             ),
-            warnings=_wire(request, sized.warnings),
+            warnings=wire_problems(request, sized.warnings),
         ),
         headers=_headers(service),
     )
@@ -140,8 +136,8 @@ def compute_audiences_sizes(
                 AudienceSizeEntityV1Resource(id=str(i), attributes=AudienceSizeEntityV1(size=size))
                 for i, size in sized.result.data
             ],
-            errors=_wire(request, sized.result.errors),
-            warnings=_wire(request, sized.warnings),
+            errors=wire_problems(request, sized.result.errors),
+            warnings=wire_problems(request, sized.warnings),
         ),
         headers=_headers(service),
     )
@@ -159,7 +155,7 @@ def estimate_audiences_sizes(
     return JsonResponse(
         AudienceSizeEstimationV1Response(
             data=AudienceSizeEstimationV1Resource(attributes=AudienceSizeEntityV1(size=size)),
-            warnings=_wire(request, sized.warnings),
+            warnings=wire_problems(request, sized.warnings),
         ),
         headers=_headers(service),
     )
