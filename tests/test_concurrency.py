@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from reach.kit.repository import OwnedRepository
 from reach.models import Audience, AudienceSegment, AudienceSegmentLink
-from tests.builders import AUDIENCES, SEGMENTS, item, retargeting
+from tests.builders import AUDIENCES, SEGMENTS, add_ad_set, audience, item, leaf, retargeting
 from tests.conftest import ADVERTISER, ApiUser, segments
 
 CREATE = f"{SEGMENTS}/create"
@@ -165,3 +169,171 @@ def test_the_database_itself_refuses_a_link_to_a_deleted_segment(app: Any, api: 
         session.add(AudienceSegmentLink(audience_id=audience.id, segment_id=int(segment_id)))
     with pytest.raises(IntegrityError), app.state.database.session(write=True) as session:
         session.execute(delete(AudienceSegment).where(AudienceSegment.id == int(segment_id)))
+
+
+# --- the same races, in a forced order ------------------------------------------------------
+#
+# Each writer locks its advertiser, then reads the rows it will check (``by_ids``), checks and
+# writes. The first writer is held just after that read, while it holds the lock; the second
+# starts only then. With the lock, the second waits and then sees the first one's outcome;
+# without it, the second would check stale rows during the pause and one of the two would
+# leave a dangling reference (or crash on the foreign key). Both orders are run, so both
+# outcomes of each race are shown.
+
+PAUSE_SECONDS = 0.3
+
+
+def first_then_second(
+    monkeypatch: pytest.MonkeyPatch, first: Callable[[], Any], second: Callable[[], Any]
+) -> tuple[Any, Any]:
+    inside = threading.Event()
+    original = OwnedRepository.by_ids
+
+    def by_ids(self: Any, *args: Any, **kwargs: Any) -> Any:
+        found = original(self, *args, **kwargs)
+        if not inside.is_set():
+            inside.set()
+            time.sleep(PAUSE_SECONDS)
+        return found
+
+    monkeypatch.setattr(OwnedRepository, "by_ids", by_ids)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            earlier = pool.submit(first)
+            assert inside.wait(timeout=30), "the first writer never read its rows"
+            later = pool.submit(second)
+            return earlier.result(), later.result()
+    finally:
+        monkeypatch.setattr(OwnedRepository, "by_ids", original)
+
+
+def outcome(response: Any) -> str:
+    """'ok', or the code of the only problem."""
+    assert response.status_code == 200, response.text
+    body = response.json()
+    if body["data"] and not body["errors"]:
+        return "ok"
+    [error] = body["errors"]
+    return str(error["code"])
+
+
+@pytest.fixture
+def writer(api: ApiUser) -> Callable[[str, str, Any], Callable[[], Any]]:
+    headers = api.headers()
+
+    def call(method: str, path: str, body: Any) -> Callable[[], Any]:
+        return lambda: api.http.request(method, path, json=body, headers=headers)
+
+    return call
+
+
+def two_segments(api: ApiUser, tag: str) -> tuple[str, str]:
+    made = api.post(
+        CREATE, {"data": [retargeting(ADVERTISER, f"s{tag}"), retargeting(ADVERTISER, f"t{tag}")]}
+    ).json()["data"]
+    return made[0]["id"], made[1]["id"]
+
+
+def delete_segment(segment_id: str) -> dict[str, Any]:
+    return {"data": [{"id": segment_id}]}
+
+
+@pytest.mark.parametrize("segment_deleted_first", [False, True])
+def test_create_audience_over_s_against_delete_s(
+    api: ApiUser, writer: Any, monkeypatch: pytest.MonkeyPatch, segment_deleted_first: bool
+) -> None:
+    target, other = two_segments(api, "")
+    make = writer(
+        "POST",
+        AUDIENCES_CREATE,
+        {"data": [audience(ADVERTISER, "a", {"and": [leaf(other), {"not": leaf(target)}]})]},
+    )
+    remove = writer("POST", DELETE, delete_segment(target))
+    if segment_deleted_first:
+        removed, made = first_then_second(monkeypatch, remove, make)
+        assert (outcome(removed), outcome(made)) == ("ok", "segment-not-found")
+    else:
+        made, removed = first_then_second(monkeypatch, make, remove)
+        assert (outcome(made), outcome(removed)) == ("ok", "segment-in-use")
+    assert {s["id"] for s in segments(api)} == (
+        {other} if segment_deleted_first else {target, other}
+    )
+
+
+@pytest.mark.parametrize("segment_deleted_first", [False, True])
+def test_update_audience_to_use_s_against_delete_s(
+    api: ApiUser, writer: Any, monkeypatch: pytest.MonkeyPatch, segment_deleted_first: bool
+) -> None:
+    target, other = two_segments(api, "")
+    [made] = api.post(AUDIENCES_CREATE, {"data": [audience(ADVERTISER, "a", leaf(other))]}).json()[
+        "data"
+    ]
+    change = writer(
+        "PATCH",
+        AUDIENCES,
+        {
+            "data": [
+                {"id": made["id"], "attributes": {"algebra": {"or": [leaf(other), leaf(target)]}}}
+            ]
+        },
+    )
+    remove = writer("POST", DELETE, delete_segment(target))
+    if segment_deleted_first:
+        removed, changed = first_then_second(monkeypatch, remove, change)
+        assert (outcome(removed), outcome(changed)) == ("ok", "segment-not-found")
+    else:
+        changed, removed = first_then_second(monkeypatch, change, remove)
+        assert (outcome(changed), outcome(removed)) == ("ok", "segment-in-use")
+    [now] = api.post(AUDIENCES_SEARCH, {}).json()["data"]
+    expected = leaf(other) if segment_deleted_first else {"or": [leaf(other), leaf(target)]}
+    assert now["attributes"]["algebra"] == expected
+
+
+@pytest.mark.parametrize("audience_deleted_first", [False, True])
+def test_link_an_ad_set_against_delete_the_audience(
+    app: FastAPI,
+    api: ApiUser,
+    writer: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    audience_deleted_first: bool,
+) -> None:
+    add_ad_set(app, 9, ADVERTISER)
+    _, other = two_segments(api, "")
+    [made] = api.post(AUDIENCES_CREATE, {"data": [audience(ADVERTISER, "a", leaf(other))]}).json()[
+        "data"
+    ]
+    link = writer(
+        "PUT",
+        "/2025-01/marketing-solutions/ad-sets/9/audience",
+        {"data": {"attributes": {"audienceId": made["id"]}}},
+    )
+    remove = writer("POST", f"{AUDIENCES}/delete", {"data": [{"id": made["id"]}]})
+    if audience_deleted_first:
+        removed, linked = first_then_second(monkeypatch, remove, link)
+        assert outcome(removed) == "ok"
+        assert linked.status_code == 404
+        assert linked.json()["errors"][0]["code"] == "audience-not-found"
+        assert api.post(AUDIENCES_SEARCH, {}).json()["data"] == []
+    else:
+        linked, removed = first_then_second(monkeypatch, link, remove)
+        assert linked.status_code == 200
+        assert outcome(removed) == "audience-in-use"
+        [now] = api.post(AUDIENCES_SEARCH, {}).json()["data"]
+        assert now["attributes"]["adSetIds"] == ["9"]
+
+
+@pytest.mark.parametrize("seed_deleted_first", [False, True])
+def test_create_lookalike_of_s_against_delete_s(
+    api: ApiUser, writer: Any, monkeypatch: pytest.MonkeyPatch, seed_deleted_first: bool
+) -> None:
+    seed, _ = two_segments(api, "")
+    make = writer(
+        "POST", CREATE, {"data": [item(ADVERTISER, "look", lookalike={"seedSegmentId": seed})]}
+    )
+    remove = writer("POST", DELETE, delete_segment(seed))
+    if seed_deleted_first:
+        removed, made = first_then_second(monkeypatch, remove, make)
+        assert (outcome(removed), outcome(made)) == ("ok", "segment-not-found")
+    else:
+        made, removed = first_then_second(monkeypatch, make, remove)
+        assert (outcome(made), outcome(removed)) == ("ok", "segment-in-use")

@@ -45,3 +45,17 @@ def test_no_upward_imports(package: str) -> None:
         if any(module == f or module.startswith(f"{f}.") for f in forbidden)
     }
     assert not bad
+
+
+def test_the_algebra_is_pure() -> None:
+    """BEHAVIOUR §6: parsing, checking and evaluating an algebra does no I/O, so it imports
+    nothing but the standard library's pure modules."""
+    pure = {"__future__", "collections.abc", "dataclasses", "functools", "typing", "itertools"}
+    path = SOURCE / "audience" / "algebra.py"
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            modules.add(node.module or "")
+    assert modules <= pure, modules - pure

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from reach.app import create_app
 from reach.config import Settings
 from reach.db import Database
+from reach.models import Base
 from reach.schema import SchemaNotCurrent, require_current_schema, upgrade_to_head
 
 
@@ -48,3 +51,14 @@ def test_a_newer_schema_asks_for_a_newer_reach(store: Database) -> None:
     stamp(store, "9999_from_the_future")
     with pytest.raises(SchemaNotCurrent, match="migrated by a newer Reach"):
         require_current_schema(store)
+
+
+def test_the_migrations_make_the_models_schema(database_url: str) -> None:
+    """`alembic check` on both databases: the migrated store and the models agree exactly."""
+    database = Database(database_url)
+    try:
+        with database.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        database.dispose()

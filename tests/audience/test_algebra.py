@@ -175,11 +175,11 @@ def _resolve(raw: Any, path: str) -> Any:
     return here
 
 
+JSON_LEAVES = st.sampled_from([*SEGMENT_IDS, "99"]).map(lambda i: {"audienceSegmentId": i})
+JSON_JUNK: st.SearchStrategy[Any] = st.sampled_from([None, 3, "x", [], {}])
 JSONISH: st.SearchStrategy[Any] = st.recursive(
-    st.one_of(
-        st.sampled_from([*SEGMENT_IDS, "99"]).map(lambda i: {"audienceSegmentId": i}),
-        st.sampled_from([None, 3, "x", [], {}]),
-    ),
+    # Mostly well-formed, so that the rules (not only the shape) are exercised.
+    st.one_of(JSON_LEAVES, JSON_LEAVES, JSON_LEAVES, JSON_JUNK),
     lambda inner: st.one_of(
         st.lists(inner, max_size=3).map(lambda terms: {"and": terms}),
         st.lists(inner, max_size=3).map(lambda terms: {"or": terms}),
@@ -188,6 +188,34 @@ JSONISH: st.SearchStrategy[Any] = st.recursive(
     ),
     max_leaves=10,
 )
+
+
+def _broken_rules(raw: Any, max_depth: int = 3) -> list[tuple[str, str]]:
+    """(kind, path) of every rule a well-formed JSON tree breaks, read straight off the JSON:
+    an independent statement of BEHAVIOUR §6 to hold ``check`` against."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node: dict[str, Any], path: str, parent: str | None, level: int) -> None:
+        [(key, value)] = [(k, v) for k, v in node.items() if v is not None]
+        if key == "audienceSegmentId":
+            if value not in SEGMENT_IDS:
+                found.append(("unknown-segment", path))
+            return
+        if level + 1 > max_depth:
+            found.append(("too-deep", path))  # and nothing below it is looked at
+            return
+        if key == "not":
+            if parent is None or parent != "and":
+                found.append(("misplaced-not", path))
+            walk(value, f"{path}/not".lstrip("/"), "not", level + 1)
+            return
+        if key == "and" and all(set(term) == {"not"} for term in value):
+            found.append(("no-positive-term", path))
+        for index, term in enumerate(value):
+            walk(term, f"{path}/{key}/{index}".lstrip("/"), key, level + 1)
+
+    walk(raw, "", None, 0)
+    return found
 
 
 @settings(max_examples=500)
@@ -202,13 +230,12 @@ def test_rejections_point_at_a_real_node(raw: Any) -> None:
         assert depth(node) <= 3
         assert segment_ids(node) <= set(SEGMENT_IDS)
         return
+    if node is not None:
+        # A well-formed tree: exactly the broken rules, each at the node that breaks it.
+        assert sorted((e.kind, e.path) for e in errors) == sorted(_broken_rules(raw))
+        return
     for error in errors:
+        # A malformed tree: only malformed nodes are named, each one itself malformed.
+        assert error.kind == "invalid-node"
         target = _resolve(raw, error.path)
-        if error.kind == "unknown-segment":
-            assert target == {"audienceSegmentId": "99"}
-        elif error.kind == "invalid-node":
-            # The node itself is malformed, not something below it.
-            assert any(e.kind == "invalid-node" and e.path == "" for e in parse(target)[1])
-        else:
-            assert isinstance(target, dict)
-            assert set(target) & {"and", "or", "not"}
+        assert any(e.kind == "invalid-node" and e.path == "" for e in parse(target)[1])

@@ -27,7 +27,7 @@ from reach.audience_segment.schemas import (
 )
 from reach.audience_segment.service import AudienceSegmentService
 from reach.auth.service import IssuedCredentials
-from reach.cli.context import Context, context
+from reach.cli.context import Context, context, err
 from reach.cli.data import store_of, sync_brands
 from reach.cli.serve import run_server
 from reach.engine.demo_data import BRANDS, generate
@@ -127,6 +127,8 @@ def seed_audience(ctx: Context, session: Session, advertiser_id: int) -> None:
     example_ids = AudienceSegmentService(session, ctx.settings, ctx.clock).segments.names_in_use(
         advertiser_id, EXAMPLE_NAMES
     )
+    if not example_ids:
+        return
     tree = AlgebraNodeV1.model_validate(
         {"and": [{"audienceSegmentId": str(i)} for i in sorted(example_ids.values())]}
     )
@@ -141,6 +143,12 @@ def seed_audience(ctx: Context, session: Session, advertiser_id: int) -> None:
             )
         ],
     )
+    if not created.data:
+        reasons = "; ".join(problem.detail for problem in created.errors)
+        err.print(
+            f"[yellow]demo audience of advertiser {advertiser_id} not created:[/yellow] {reasons}"
+        )
+        return
     link = AdSetAudienceLinkInputEntityV1.model_validate(
         {"data": {"attributes": {"audienceId": str(created.data[0].audience.id)}}}
     )
