@@ -317,5 +317,8 @@ def test_commands_refuse_a_store_without_its_schema(
         assert result.exit_code == 1, result.output
         assert "run `reach db upgrade`" in result.output
         assert "Traceback" not in result.output
+    # Commands of the data directory alone do not need the metadata store.
+    no_index = runner.invoke(cli, ["index", "status"])
+    assert "No index in service" in no_index.output
     ok(runner, "db", "upgrade")
     ok(runner, "clients", "list")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -173,34 +172,42 @@ def test_the_database_itself_refuses_a_link_to_a_deleted_segment(app: Any, api: 
 
 # --- the same races, in a forced order ------------------------------------------------------
 #
-# Each writer locks its advertiser, then reads the rows it will check (``by_ids``), checks and
-# writes. The first writer is held just after that read, while it holds the lock; the second
-# starts only then. With the lock, the second waits and then sees the first one's outcome;
-# without it, the second would check stale rows during the pause and one of the two would
-# leave a dangling reference (or crash on the foreign key). Both orders are run, so both
-# outcomes of each race are shown.
+# Each writer locks its advertiser (PostgreSQL: a row lock; SQLite: every writer's transaction
+# begins IMMEDIATE, which serialises them all), then reads the rows it will check (``by_ids``),
+# checks and writes. The first writer is held just after that read, while it holds the lock,
+# until the second writer has read its own rows or HOLD_SECONDS have passed. With the lock the
+# second cannot read before the first commits, so the hold runs out and the second then sees
+# the first one's outcome. Without it the second reads at once, during the hold, so its check
+# is certain to work on stale rows and the race leaves a dangling reference or breaks a foreign
+# key: these tests fail on PostgreSQL when AdvertiserRepository.lock does nothing. Both orders
+# are run, so both outcomes of each race are shown.
 
-PAUSE_SECONDS = 0.3
+HOLD_SECONDS = 0.5
 
 
 def first_then_second(
     monkeypatch: pytest.MonkeyPatch, first: Callable[[], Any], second: Callable[[], Any]
 ) -> tuple[Any, Any]:
-    inside = threading.Event()
+    first_read = threading.Event()
+    second_read = threading.Event()
+    first_thread: list[int] = []
     original = OwnedRepository.by_ids
 
     def by_ids(self: Any, *args: Any, **kwargs: Any) -> Any:
         found = original(self, *args, **kwargs)
-        if not inside.is_set():
-            inside.set()
-            time.sleep(PAUSE_SECONDS)
+        if not first_thread:
+            first_thread.append(threading.get_ident())
+            first_read.set()
+            second_read.wait(HOLD_SECONDS)
+        elif threading.get_ident() != first_thread[0]:
+            second_read.set()
         return found
 
     monkeypatch.setattr(OwnedRepository, "by_ids", by_ids)
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             earlier = pool.submit(first)
-            assert inside.wait(timeout=30), "the first writer never read its rows"
+            assert first_read.wait(timeout=30), "the first writer never read its rows"
             later = pool.submit(second)
             return earlier.result(), later.result()
     finally:
@@ -329,9 +336,16 @@ def test_link_an_ad_set_against_delete_the_audience(
 def test_create_lookalike_of_s_against_delete_s(
     api: ApiUser, writer: Any, monkeypatch: pytest.MonkeyPatch, seed_deleted_first: bool
 ) -> None:
-    seed, _ = two_segments(api, "")
+    seed, other = two_segments(api, "")
     make = writer(
         "POST", CREATE, {"data": [item(ADVERTISER, "look", lookalike={"seedSegmentId": seed})]}
     )
     remove = writer("POST", DELETE, delete_segment(seed))
     use_against_delete(monkeypatch, make, remove, seed_deleted_first, SEGMENT_REFUSALS)
+    left = {s["attributes"]["name"]: s for s in segments(api)}
+    if seed_deleted_first:
+        assert set(left) == {"t"}
+        assert left["t"]["id"] == other
+    else:
+        assert set(left) == {"s", "t", "look"}
+        assert left["look"]["attributes"]["lookalike"]["seedSegmentId"] == seed

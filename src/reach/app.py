@@ -69,7 +69,8 @@ async def _on_problems(request: Request, exc: Exception) -> JsonResponse:
 
 async def _on_validation(request: Request, exc: Exception) -> JsonResponse:
     assert isinstance(exc, RequestValidationError)
-    return problems_response(request, [problem_from_error(e) for e in exc.errors()])
+    capped = RequestProblems(problem_from_error(e) for e in exc.errors())
+    return problems_response(request, capped.problems)
 
 
 async def _on_http(request: Request, exc: Exception) -> JsonResponse:

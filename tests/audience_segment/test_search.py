@@ -109,6 +109,9 @@ class TestSearchFilters:
         errors = response.json()["errors"]
         assert len(errors) == 51
         assert errors[-1]["detail"] == "69950 more problems were not listed"
+        assert {(e["type"], e["code"]) for e in errors} == {
+            ("access-control", "advertiser-access-denied")
+        }
 
     def test_another_advertisers_segment_is_invisible(
         self, api: ApiUser, other_api: ApiUser

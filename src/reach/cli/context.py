@@ -20,7 +20,7 @@ from reach.kit.clock import SystemClock
 from reach.kit.problems import Problem
 from reach.schema import SchemaNotCurrent, require_current_schema
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 # Tables and results on standard output. Into a pipe or a file, lines are never cut to a
 # terminal's width: an id copied from there must be whole.
 out = Console(width=None if sys.stdout.isatty() else 100_000)

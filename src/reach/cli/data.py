@@ -60,7 +60,8 @@ def ingest(
         raise typer.Exit(1)
     reports: list[IngestReport] = []
     failed = False
-    with context() as ctx:
+    # Only brands reach the metadata store (the catalogue); event data goes to the data dir.
+    with context(require_schema=kind == "brands") as ctx:
         store = store_of(ctx)
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
@@ -109,7 +110,7 @@ def ingest(
 @index.command("build")
 def build() -> None:
     """Build the index from the store and put it in service (atomically)."""
-    with context() as ctx:
+    with context(require_schema=False) as ctx:
         windows = Windows(
             in_market_days=ctx.settings.in_market_days,
             location_days=ctx.settings.location_lookback_days,
@@ -140,7 +141,7 @@ def build() -> None:
 @index.command("status")
 def status() -> None:
     """Which index is in service, and how fresh its data is."""
-    with context() as ctx:
+    with context(require_schema=False) as ctx:
         directory = current_build(ctx.settings.data_dir)
         if directory is None:
             err.print("No index in service: run `reach ingest` then `reach index build`")

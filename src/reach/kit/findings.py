@@ -61,23 +61,21 @@ def is_visible(value: str) -> bool:
     return any(unicodedata.category(char) not in _INVISIBLE for char in value)
 
 
-def check_name(
-    value: str | None, f: Findings, path: str, max_length: int, field_name: str = "name"
-) -> str | None:
+def check_name(value: str | None, f: Findings, path: str, max_length: int) -> str | None:
     """A name is required, holds a visible character, has no control character and fits
     ``max_length``; kept as sent."""
-    if not f.required(value, field_name, path):
+    if not f.required(value, "name", path):
         return None
     assert value is not None
     if not is_visible(value):
-        f.add(NameMustNotBeEmpty, "The name must contain a visible character", field_name, path)
+        f.add(NameMustNotBeEmpty, "The name must contain a visible character", "name", path)
         return None
     control = control_character(value)
     if control is not None:
-        f.add(Invalid, f"The name contains the control character {control}", field_name, path)
+        f.add(Invalid, f"The name contains the control character {control}", "name", path)
         return None
     if len(value) > max_length:
-        f.add(Invalid, f"The name is longer than {max_length} characters", field_name, path)
+        f.add(Invalid, f"The name is longer than {max_length} characters", "name", path)
         return None
     return value
 

@@ -74,7 +74,8 @@ class RequestProblems(Exception):
         hidden = len(self.problems) - self.MAX_LISTED
         if hidden > 0:
             del self.problems[self.MAX_LISTED :]
-            self.problems.append(Invalid(f"{hidden} more problems were not listed"))
+            # The note is of the same kind as what it stands for (status, type and code).
+            self.problems.append(type(self.problems[0])(f"{hidden} more problems were not listed"))
         super().__init__("; ".join(p.detail for p in self.problems))
 
     @property
