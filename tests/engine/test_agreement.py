@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from functools import cache, reduce
 from typing import Any
@@ -52,9 +53,12 @@ def facts(data: str) -> dict[str, list[Any]]:
             "interests": sorted(
                 set(interests) | {tree.interests[i].parent_id or i for i in interests}
             ),
+            # The busiest spots first, so that circles around them cut through cells full of
+            # pings (where the edge is measured ping by ping).
             "places": column(
-                f"SELECT DISTINCT [round(latitude, 2), round(longitude, 2)] "
-                f"FROM read_parquet('{data}/pings-*.parquet') ORDER BY 1 LIMIT 200"
+                f"SELECT [round(latitude, 2), round(longitude, 2)] AS place "
+                f"FROM read_parquet('{data}/pings-*.parquet') "
+                f"GROUP BY place ORDER BY count(*) DESC, place LIMIT 200"
             ),
         }
 
@@ -160,6 +164,17 @@ class TestEveryKind:
         members = agree(indexed, location([tuple(p) for p in places[:3]], radius))
         if radius >= 10:
             assert members
+
+    @pytest.mark.parametrize("radius", [2, 5, 12])
+    def test_location_of_overlapping_circles(self, indexed: Indexed, radius: int) -> None:
+        """Many points around one place: the edge cells of one circle often lie wholly inside
+        another, whose whole-cell answer must stand for them."""
+        lat, lon = facts(str(indexed.data))["places"][0]
+        rng = random.Random(radius)
+        points = [
+            (lat + rng.uniform(-0.05, 0.05), lon + rng.uniform(-0.05, 0.05)) for _ in range(12)
+        ]
+        assert agree(indexed, location(points, radius))
 
     def test_behavioral(self, indexed: Indexed) -> None:
         countries = facts(str(indexed.data))["countries"]

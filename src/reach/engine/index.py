@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import h3.api.basic_int as h3
 import numpy as np
 import pyarrow as pa
 from pyroaring import BitMap
@@ -98,6 +97,27 @@ def _prefetched(
             if position + 1 < len(items):
                 upcoming = pool.submit(fetch, items[position + 1][1])
             yield name, rule, table
+
+
+def _extents(
+    lat: np.ndarray[Any, Any], lon: np.ndarray[Any, Any], starts: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """For each group of pings (rows starts[i]:starts[i + 1], none empty; here an H3 cell):
+    a centre (the middle of the group's bounding box) and a reach, the great-circle distance
+    from the centre to the farthest ping of the group, with a margin for rounding. By the
+    triangle inequality, a circle whose centre is within ``radius - reach`` of the group's
+    centre holds every ping of the group, and one farther than ``radius + reach`` holds none.
+    Measured on the pings themselves, it is usually well under the cell's own size."""
+    if len(starts) <= 1:
+        empty = np.empty(0, dtype=np.float64)
+        return empty, empty, empty
+    first = starts[:-1]
+    center_lat = (np.minimum.reduceat(lat, first) + np.maximum.reduceat(lat, first)) / 2
+    center_lon = (np.minimum.reduceat(lon, first) + np.maximum.reduceat(lon, first)) / 2
+    sizes = np.diff(starts)
+    distance = haversine_km(lat, lon, np.repeat(center_lat, sizes), np.repeat(center_lon, sizes))
+    reach = np.maximum.reduceat(distance, first) * (1 + 1e-9) + 1e-6
+    return center_lat, center_lon, reach
 
 
 def _equal_prefix_runs(
@@ -258,8 +278,9 @@ class IndexBuilder:
             write_family(partial / "days" / day / name, ())
 
     def _location(self, con: duckdb.DuckDBPyConnection, partial: Path) -> None:
-        """The window's pings sorted by H3 cell, and each cell's centre and reach, so a query
-        measures exact distances only where a cell straddles a circle."""
+        """The window's pings sorted by H3 cell, and each cell's centre and reach (the farthest
+        of its pings from the centre), so a query measures exact distances only where a cell
+        straddles a circle."""
         table = con.sql(LOCATION_PINGS).to_arrow_table()
         ordinals = table["ordinal"].to_numpy().astype(np.uint32)
         lat = table["latitude"].to_numpy()
@@ -277,15 +298,7 @@ class IndexBuilder:
                 for i, cell in enumerate(cell_ids)
             ),
         )
-        centers = [h3.cell_to_latlng(int(c)) for c in cell_ids]
-        center_lat = np.array([c[0] for c in centers], dtype=np.float64)
-        center_lon = np.array([c[1] for c in centers], dtype=np.float64)
-        reach = np.zeros(len(cell_ids), dtype=np.float64)
-        for i, c in enumerate(cell_ids):
-            boundary = np.array(h3.cell_to_boundary(int(c)))
-            reach[i] = haversine_km(
-                boundary[:, 0], boundary[:, 1], center_lat[i], center_lon[i]
-            ).max()
+        center_lat, center_lon, reach = _extents(lat, lon, bounds)
         folder = partial / "location"
         folder.mkdir(parents=True, exist_ok=True)
         arrays = {
@@ -298,8 +311,7 @@ class IndexBuilder:
             "cell_starts": bounds.astype(np.int64),
             "cell_latitude": center_lat,
             "cell_longitude": center_lon,
-            # A little more than the farthest vertex, so rounding never hides a ping.
-            "cell_reach_km": reach * 1.01 + 0.001,
+            "cell_reach_km": reach,
         }
         for name, values in arrays.items():
             with open(folder / f"{name}.npy", "wb") as handle:

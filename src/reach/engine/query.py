@@ -201,14 +201,15 @@ class Index:
         """Users with a ping in the window within ``radius_km`` (great circle) of a point.
 
         A stored cell wholly inside a circle contributes its users' bitmap; only the pings of
-        cells that straddle a circle's edge are measured one by one."""
+        cells that straddle a circle's edge are measured one by one, and not even those of a
+        cell that lies wholly inside another of the circles (points often cluster, so their
+        circles overlap: this skips most of the measuring)."""
         arrays = self.location_arrays()
         cell_ids = arrays["cell_ids"]
         if len(cell_ids) == 0 or not points:
             return FrozenBitMap()
         inside: list[np.ndarray[Any, Any]] = []
-        near: list[np.ndarray[Any, Any]] = []
-        starts = arrays["cell_starts"]
+        edges: list[tuple[float, float, np.ndarray[Any, Any]]] = []
         for lat, lon in points:
             candidates = self._candidate_cells(cell_ids, lat, lon, radius_km)
             if len(candidates) == 0:
@@ -221,12 +222,19 @@ class Index:
             inside.append(candidates[whole])
             straddling = candidates[~whole & (distance - reach <= radius_km + EDGE_MARGIN_KM)]
             if len(straddling):
-                rows = _slices(starts, straddling)
+                edges.append((lat, lon, straddling))
+        whole_cells = np.unique(np.concatenate(inside)) if inside else np.empty(0, np.int64)
+        taken = np.zeros(len(cell_ids), dtype=bool)
+        taken[whole_cells] = True
+        near: list[np.ndarray[Any, Any]] = []
+        for lat, lon, straddling in edges:
+            measured = straddling[~taken[straddling]]
+            if len(measured):
+                rows = _slices(arrays["cell_starts"], measured)
                 near.append(
                     arrays["ordinal"][rows[self._within(arrays, rows, lat, lon, radius_km)]]
                 )
         cells = self.family("location_cell")
-        whole_cells = np.unique(np.concatenate(inside)) if inside else np.empty(0, np.int64)
         found = [cells.get((int(cell_ids[i]),)) for i in whole_cells.tolist()]
         if near:
             found.append(FrozenBitMap(bitmap_of(np.concatenate(near))))
@@ -308,11 +316,8 @@ class Index:
         # Cell centres are at least about 0.85 edge apart even where H3 is most distorted.
         rings = math.ceil(radius_km / (0.85 * edge)) + 1
         origin = h3.latlng_to_cell(lat, lon, resolution)
-        parents = h3.grid_disk(origin, rings)
-        low = np.array(
-            [h3.cell_to_center_child(parent, CELL_RESOLUTION) for parent in parents],
-            dtype=np.uint64,
-        )
+        parents = np.array(h3.grid_disk(origin, rings), dtype=np.uint64)
+        low = _center_children(parents, resolution, CELL_RESOLUTION)
         # The unused digits below ``resolution`` set to 6 (the largest child digit).
         mask = 0
         for digit in range(resolution + 1, CELL_RESOLUTION + 1):
@@ -321,6 +326,18 @@ class Index:
         start = np.searchsorted(cell_ids, low, side="left")
         stop = np.searchsorted(cell_ids, high, side="right")
         return _ranges(start, stop)
+
+
+def _center_children(
+    parents: np.ndarray[Any, Any], resolution: int, child_resolution: int
+) -> np.ndarray[Any, Any]:
+    """The centre child at ``child_resolution`` of each H3 cell of ``resolution`` (what
+    ``h3.cell_to_center_child`` gives, for a whole array): the index's resolution field set
+    to the child's, and the digits of the finer resolutions set to 0, the centre digit."""
+    children = (parents & ~np.uint64(0xF << 52)) | np.uint64(child_resolution << 52)
+    for digit in range(resolution + 1, child_resolution + 1):
+        children &= ~np.uint64(7 << ((15 - digit) * 3))
+    return children
 
 
 def _mapped(path: Path) -> np.ndarray[Any, Any]:
