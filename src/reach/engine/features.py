@@ -26,7 +26,7 @@ LOOKBACK_DAYS = 90
 RECENCY_DAYS = (7, 30, 90)
 VISIT_DAYS = (2, 4, 8)
 # H3 resolution of the areas users are seen in (about 250 km², a town and its surroundings):
-# the parent of the fine cell each ping was given at ingestion.
+# one of the coarse resolutions the index keeps users of (AREA_RESOLUTIONS).
 AREA_RESOLUTION = 5
 
 
@@ -127,17 +127,9 @@ def _advertisers(index: Index) -> Iterator[tuple[FeatureKey, FrozenBitMap | BitM
         yield ("bought", advertiser_id), FrozenBitMap.union(*bought[advertiser_id])
 
 
-def _areas(index: Index) -> Iterator[tuple[FeatureKey, BitMap]]:
-    """The coarse H3 cells users were seen in during the location window. The stored pings are
-    sorted by fine cell, and the fine cells of one coarse cell are contiguous in that order
-    (an H3 index starts with its parents' digits), so each area is one slice."""
-    arrays = index.location_arrays()
-    cell_ids, starts, ordinals = arrays["cell_ids"], arrays["cell_starts"], arrays["ordinal"]
-    if len(cell_ids) == 0:
-        return
-    parents = np.array([h3.cell_to_parent(int(c), AREA_RESOLUTION) for c in cell_ids])
-    first = np.flatnonzero(np.concatenate([[True], parents[1:] != parents[:-1]]))
-    last = np.append(first[1:], len(cell_ids))
-    for begin, end in zip(first.tolist(), last.tolist(), strict=True):
-        rows = ordinals[starts[begin] : starts[end]]
-        yield ("area", h3.int_to_str(int(parents[begin]))), bitmap_of(rows)
+def _areas(index: Index) -> Iterator[tuple[FeatureKey, FrozenBitMap]]:
+    """The coarse H3 cells users were seen in during the location window: the index keeps each
+    one's users, for location questions."""
+    family = index.family(f"location_area{AREA_RESOLUTION}")
+    for key in family.entries():
+        yield ("area", h3.int_to_str(int(key[0]))), family.get(key)

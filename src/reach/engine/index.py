@@ -35,9 +35,12 @@ from reach.engine.rules import (
     Rule,
     grouped,
 )
-from reach.engine.store import Store, file_lock, write_atomically
+from reach.engine.store import CELL_RESOLUTION, Store, file_lock, write_atomically
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+# Coarser H3 resolutions whose cells also carry their users' bitmap, so that a circle that
+# holds every stored cell of a coarse cell takes one bitmap instead of up to 49.
+AREA_RESOLUTIONS = (5, 6)
 KEEP_BUILDS = 2
 BATCH_ROWS = 4096
 
@@ -97,6 +100,16 @@ def _prefetched(
             if position + 1 < len(items):
                 upcoming = pool.submit(fetch, items[position + 1][1])
             yield name, rule, table
+
+
+def parent_cells(cells: np.ndarray[Any, Any], resolution: int) -> np.ndarray[Any, Any]:
+    """The parent at ``resolution`` of each H3 cell of CELL_RESOLUTION (what
+    ``h3.cell_to_parent`` gives, for a whole array): the index's resolution field set to the
+    parent's, and the digits of the finer resolutions set to 7, "unused"."""
+    parents = (cells & ~np.uint64(0xF << 52)) | np.uint64(resolution << 52)
+    for digit in range(resolution + 1, CELL_RESOLUTION + 1):
+        parents |= np.uint64(7 << ((15 - digit) * 3))
+    return parents
 
 
 def _extents(
@@ -298,6 +311,27 @@ class IndexBuilder:
                 for i, cell in enumerate(cell_ids)
             ),
         )
+        areas: dict[str, np.ndarray[Any, Any]] = {}
+        for resolution in AREA_RESOLUTIONS:
+            # The stored cells of one coarse cell are contiguous (an H3 id starts with its
+            # parents' digits), and so are their pings.
+            parents = parent_cells(cell_ids, resolution)
+            first = np.flatnonzero(np.concatenate([[True], parents[1:] != parents[:-1]]))
+            area_starts = np.append(first, len(cell_ids))
+            write_family(
+                partial / "families" / f"location_area{resolution}",
+                (
+                    (
+                        (int(parents[begin]),),
+                        bitmap_of(ordinals[bounds[begin] : bounds[end]]),
+                    )
+                    for begin, end in zip(
+                        area_starts[:-1].tolist(), area_starts[1:].tolist(), strict=True
+                    )
+                ),
+            )
+            areas[f"area{resolution}_ids"] = parents[first]
+            areas[f"area{resolution}_starts"] = area_starts.astype(np.int64)
         center_lat, center_lon, reach = _extents(lat, lon, bounds)
         folder = partial / "location"
         folder.mkdir(parents=True, exist_ok=True)
@@ -312,6 +346,8 @@ class IndexBuilder:
             "cell_latitude": center_lat,
             "cell_longitude": center_lon,
             "cell_reach_km": reach,
+            # Coarse cell j of a resolution holds the cells areaR_starts[j]:areaR_starts[j + 1].
+            **areas,
         }
         for name, values in arrays.items():
             with open(folder / f"{name}.npy", "wb") as handle:

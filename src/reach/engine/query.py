@@ -22,7 +22,7 @@ from pyroaring import BitMap, FrozenBitMap
 from reach.engine.bitmaps import Family, bitmap_of
 from reach.engine.geo import EARTH_RADIUS_KM, haversine_km, unit_vector
 from reach.engine.identities import prefixes
-from reach.engine.index import FORMAT_VERSION
+from reach.engine.index import AREA_RESOLUTIONS, FORMAT_VERSION
 from reach.engine.store import CELL_RESOLUTION
 
 log = logging.getLogger("reach.engine")
@@ -223,9 +223,9 @@ class Index:
             straddling = candidates[~whole & (distance - reach <= radius_km + EDGE_MARGIN_KM)]
             if len(straddling):
                 edges.append((lat, lon, straddling))
-        whole_cells = np.unique(np.concatenate(inside)) if inside else np.empty(0, np.int64)
         taken = np.zeros(len(cell_ids), dtype=bool)
-        taken[whole_cells] = True
+        if inside:
+            taken[np.concatenate(inside)] = True
         near: list[np.ndarray[Any, Any]] = []
         for lat, lon, straddling in edges:
             measured = straddling[~taken[straddling]]
@@ -234,11 +234,29 @@ class Index:
                 near.append(
                     arrays["ordinal"][rows[self._within(arrays, rows, lat, lon, radius_km)]]
                 )
+        found = self._whole_areas(taken)
         cells = self.family("location_cell")
-        found = [cells.get((int(cell_ids[i]),)) for i in whole_cells.tolist()]
+        found += [cells.get((int(cell_ids[i]),)) for i in np.flatnonzero(taken).tolist()]
         if near:
             found.append(FrozenBitMap(bitmap_of(np.concatenate(near))))
         return _union(found)
+
+    def _whole_areas(self, taken: np.ndarray[Any, Any]) -> list[FrozenBitMap]:
+        """The bitmaps of the coarse cells all of whose stored cells are ``taken`` (a mask over
+        the stored cells), coarsest first; their cells are then no longer ``taken``."""
+        arrays = self.location_arrays()
+        found: list[FrozenBitMap] = []
+        for resolution in AREA_RESOLUTIONS:
+            starts = arrays[f"area{resolution}_starts"]
+            counts = np.add.reduceat(taken.astype(np.int64), starts[:-1])
+            full = np.flatnonzero(counts == np.diff(starts))
+            if len(full) == 0:
+                continue
+            areas = self.family(f"location_area{resolution}")
+            ids = arrays[f"area{resolution}_ids"]
+            found += [areas.get((int(ids[j]),)) for j in full.tolist()]
+            taken[_ranges(starts[full], starts[full + 1])] = False
+        return found
 
     def match(self, keys: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], BitMap]:
         """Which of ``keys`` (identity keys, sorted or not) the identity graph knows, as a mask,
