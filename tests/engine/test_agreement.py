@@ -161,7 +161,8 @@ class TestEveryKind:
     @pytest.mark.parametrize("radius", [1, 3, 10, 60, 500])
     def test_location(self, indexed: Indexed, radius: int) -> None:
         places = facts(str(indexed.data))["places"]
-        members = agree(indexed, location([tuple(p) for p in places[:3]], radius))
+        # The busiest spot, and two far down the list (most likely elsewhere).
+        members = agree(indexed, location([tuple(p) for p in places[::80][:3]], radius))
         if radius >= 10:
             assert members
 

@@ -148,6 +148,19 @@ def test_an_index_of_another_format_is_not_served_and_the_next_build_replaces_it
     assert served is not None and served.build_id == report.build_id
 
 
+def test_a_window_without_pings_builds_an_index_where_nobody_is_near_anything(
+    indexed: Indexed, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(indexed.data, data, ignore=shutil.ignore_patterns("pings-*"))
+    ingest_all(Store(tmp_path / "store"), data)
+    IndexBuilder(Store(tmp_path / "store"), tmp_path).build()
+    index = Index(build_of(tmp_path))
+    assert len(index.location([(48.85, 2.35)], 500)) == 0
+    assert index.universe()
+    assert index.family("location_area5").entries() == []
+
+
 def test_nothing_to_index(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="nothing to index"):
         IndexBuilder(Store(tmp_path / "store"), tmp_path).build()

@@ -317,6 +317,7 @@ class IndexBuilder:
             # parents' digits), and so are their pings.
             parents = parent_cells(cell_ids, resolution)
             first = np.flatnonzero(np.concatenate([[True], parents[1:] != parents[:-1]]))
+            first = first[first < len(parents)]  # no pings in the window: no area
             area_starts = np.append(first, len(cell_ids))
             write_family(
                 partial / "families" / f"location_area{resolution}",
