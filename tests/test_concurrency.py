@@ -250,9 +250,9 @@ def writer(api: ApiUser) -> Callable[[str, str, Any], Callable[[], Any]]:
     return call
 
 
-def two_segments(api: ApiUser, tag: str) -> tuple[str, str]:
+def two_segments(api: ApiUser) -> tuple[str, str]:
     made = api.post(
-        CREATE, {"data": [retargeting(ADVERTISER, f"s{tag}"), retargeting(ADVERTISER, f"t{tag}")]}
+        CREATE, {"data": [retargeting(ADVERTISER, "s"), retargeting(ADVERTISER, "t")]}
     ).json()["data"]
     return made[0]["id"], made[1]["id"]
 
@@ -268,7 +268,7 @@ def delete_segment(segment_id: str) -> dict[str, Any]:
 def test_create_audience_over_s_against_delete_s(
     api: ApiUser, writer: Any, monkeypatch: pytest.MonkeyPatch, segment_deleted_first: bool
 ) -> None:
-    target, other = two_segments(api, "")
+    target, other = two_segments(api)
     make = writer(
         "POST",
         AUDIENCES_CREATE,
@@ -285,7 +285,7 @@ def test_create_audience_over_s_against_delete_s(
 def test_update_audience_to_use_s_against_delete_s(
     api: ApiUser, writer: Any, monkeypatch: pytest.MonkeyPatch, segment_deleted_first: bool
 ) -> None:
-    target, other = two_segments(api, "")
+    target, other = two_segments(api)
     [made] = api.post(AUDIENCES_CREATE, {"data": [audience(ADVERTISER, "a", leaf(other))]}).json()[
         "data"
     ]
@@ -314,7 +314,7 @@ def test_link_an_ad_set_against_delete_the_audience(
     audience_deleted_first: bool,
 ) -> None:
     add_ad_set(app, 9, ADVERTISER)
-    _, other = two_segments(api, "")
+    _, other = two_segments(api)
     [made] = api.post(AUDIENCES_CREATE, {"data": [audience(ADVERTISER, "a", leaf(other))]}).json()[
         "data"
     ]
@@ -336,7 +336,7 @@ def test_link_an_ad_set_against_delete_the_audience(
 def test_create_lookalike_of_s_against_delete_s(
     api: ApiUser, writer: Any, monkeypatch: pytest.MonkeyPatch, seed_deleted_first: bool
 ) -> None:
-    seed, other = two_segments(api, "")
+    seed, other = two_segments(api)
     make = writer(
         "POST", CREATE, {"data": [item(ADVERTISER, "look", lookalike={"seedSegmentId": seed})]}
     )

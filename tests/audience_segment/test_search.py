@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from reach.kit.problems import RequestProblems
 from tests.builders import SEGMENTS, add_advertiser, item, new_client, retargeting
 from tests.conftest import ADVERTISER, OTHER_ADVERTISER, ApiUser
 
@@ -107,8 +108,9 @@ class TestSearchFilters:
         response = api.post(SEARCH, {"data": {"attributes": {"advertiserIds": wanted}}})
         assert response.status_code == 403
         errors = response.json()["errors"]
-        assert len(errors) == 51
-        assert errors[-1]["detail"] == "69950 more problems were not listed"
+        listed = RequestProblems.MAX_LISTED
+        assert len(errors) == listed + 1
+        assert errors[-1]["detail"] == f"{len(wanted) - listed} more problems were not listed"
         assert {(e["type"], e["code"]) for e in errors} == {
             ("access-control", "advertiser-access-denied")
         }

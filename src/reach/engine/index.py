@@ -315,23 +315,21 @@ class IndexBuilder:
         for resolution in AREA_RESOLUTIONS:
             # The stored cells of one coarse cell are contiguous (an H3 id starts with its
             # parents' digits), and so are their pings.
-            parents = parent_cells(cell_ids, resolution)
-            first = np.flatnonzero(np.concatenate([[True], parents[1:] != parents[:-1]]))
-            first = first[first < len(parents)]  # no pings in the window: no area
+            area_ids, first = np.unique(parent_cells(cell_ids, resolution), return_index=True)
             area_starts = np.append(first, len(cell_ids))
             write_family(
                 partial / "families" / f"location_area{resolution}",
                 (
                     (
-                        (int(parents[begin]),),
+                        (int(area_ids[number]),),
                         bitmap_of(ordinals[bounds[begin] : bounds[end]]),
                     )
-                    for begin, end in zip(
-                        area_starts[:-1].tolist(), area_starts[1:].tolist(), strict=True
+                    for number, (begin, end) in enumerate(
+                        zip(area_starts[:-1].tolist(), area_starts[1:].tolist(), strict=True)
                     )
                 ),
             )
-            areas[f"area{resolution}_ids"] = parents[first]
+            areas[f"area{resolution}_ids"] = area_ids
             areas[f"area{resolution}_starts"] = area_starts.astype(np.int64)
         center_lat, center_lon, reach = _extents(lat, lon, bounds)
         folder = partial / "location"
