@@ -15,9 +15,11 @@ from reach.audience.endpoints import router as audience_router
 from reach.audience_segment.endpoints import router as audience_segment_router
 from reach.audience_segment.membership import MembershipCache
 from reach.auth.endpoints import router as auth_router
+from reach.auth.endpoints import token_router
 from reach.auth.errors import OAuthProblem
 from reach.auth.tokens import SecretHasher, TokenSigner
 from reach.config import Settings
+from reach.contact_list.endpoints import legacy_router as legacy_contact_list_router
 from reach.contact_list.endpoints import router as contact_list_router
 from reach.contact_list.service import ListMatches
 from reach.contact_list.storage import ListStore
@@ -32,6 +34,7 @@ from reach.kit.problems import (
     Problem,
     RequestProblems,
     RouteNotFound,
+    VersionNotSupported,
 )
 from reach.kit.ratelimit import FixedWindowRateLimiter
 from reach.kit.wire import JsonResponse
@@ -42,8 +45,20 @@ from reach.reference.endpoints import router as reference_router
 from reach.schema import SchemaNotCurrent, require_current_schema
 from reach.sizing.endpoints import router as sizing_router
 from reach.sizing.service import InMarketSizes
+from reach.versions import API_VERSIONS, is_served, version_of
 
 log = logging.getLogger("reach")
+
+# Every router of the Criteo API: each is served under every version of ``API_VERSIONS``.
+VERSIONED_ROUTERS = (
+    auth_router,
+    reference_router,
+    audience_segment_router,
+    audience_router,
+    sizing_router,
+    contact_list_router,
+    legacy_contact_list_router,
+)
 
 
 def problems_response(request: Request, problems: list[Problem]) -> JsonResponse:
@@ -80,12 +95,22 @@ async def _on_http(request: Request, exc: Exception) -> JsonResponse:
             f"{request.method} is not allowed on {request.url.path}"
         )
     elif exc.status_code == 404:
-        problem = RouteNotFound(f"There is no endpoint at {request.url.path}")
+        problem = _not_found(request.url.path)
     else:
         problem = InternalError(str(exc.detail))
     response = problems_response(request, [problem])
     response.status_code = exc.status_code
     return response
+
+
+def _not_found(path: str) -> Problem:
+    """A path that matches no route: a version Reach does not serve, or no such endpoint."""
+    asked = version_of(path)
+    if asked is not None and not is_served(asked):
+        return VersionNotSupported(
+            f"API version '{asked}' is not served; use one of {', '.join(API_VERSIONS)}"
+        )
+    return RouteNotFound(f"There is no endpoint at {path}")
 
 
 async def _on_crash(request: Request, exc: Exception) -> JsonResponse:
@@ -151,10 +176,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_crash)
 
-    app.include_router(auth_router)
-    app.include_router(reference_router)
-    app.include_router(audience_segment_router)
-    app.include_router(audience_router)
-    app.include_router(sizing_router)
-    app.include_router(contact_list_router)
+    app.include_router(token_router)
+    for api_version in API_VERSIONS:
+        for router in VERSIONED_ROUTERS:
+            app.include_router(router, prefix=f"/{api_version}")
     return app

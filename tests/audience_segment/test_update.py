@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi import FastAPI
 
 from reach.audience_segment.service import AudienceSegmentService
@@ -293,12 +292,17 @@ class TestUpdateTargets:
         assert body["errors"][0]["source"] == {"id": "data/0/id"}
 
 
-@pytest.mark.parametrize("field", ["seedSegmentId"])
-def test_the_lookalike_seed_cannot_be_changed(api: ApiUser, field: str) -> None:
+def test_the_lookalike_seed_cannot_be_changed(api: ApiUser) -> None:
+    """The update schema has no seed: one sent is ignored, with a warning that says so."""
     seed = create_one(api, retargeting(ADVERTISER, "seed"))
+    other = create_one(api, retargeting(ADVERTISER, "other seed"))
     look = create_one(api, item(ADVERTISER, "look", lookalike={"seedSegmentId": seed["id"]}))
     response = api.patch(
-        SEGMENTS, {"data": [{"id": look["id"], "attributes": {"lookalike": {field: "1"}}}]}
+        SEGMENTS,
+        {"data": [{"id": look["id"], "attributes": {"lookalike": {"seedSegmentId": other["id"]}}}]},
     )
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["code"] == "unknown-field"
+    assert response.status_code == 200
+    assert [(w["code"], w["source"]) for w in response.json()["warnings"]] == [
+        ("unknown-field-ignored", {"seedSegmentId": "data/0/attributes/lookalike/seedSegmentId"})
+    ]
+    assert stored(api, look["id"])["lookalike"]["seedSegmentId"] == seed["id"]

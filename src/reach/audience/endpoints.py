@@ -28,7 +28,7 @@ from reach.kit.middleware import wire_problems
 from reach.kit.pagination import Page, page_params
 from reach.kit.wire import JsonResponse, SearchMeta
 
-router = APIRouter(prefix="/2025-01/marketing-solutions")
+router = APIRouter(prefix="/marketing-solutions")
 
 CreateBody = Annotated[AudienceBulkCreateInputV1, Depends(json_body(AudienceBulkCreateInputV1))]
 UpdateBody = Annotated[AudienceBulkUpdateInputV1, Depends(json_body(AudienceBulkUpdateInputV1))]

@@ -25,7 +25,7 @@ from reach.kit.pagination import Page, page_params
 from reach.kit.wire import JsonResponse, SearchMeta
 from reach.models import AudienceSegment
 
-router = APIRouter(prefix="/2025-01/marketing-solutions/audience-segments", tags=["Audience"])
+router = APIRouter(prefix="/marketing-solutions/audience-segments", tags=["Audience"])
 
 CreateBody = Annotated[
     AudienceSegmentBulkCreateInputV1, Depends(json_body(AudienceSegmentBulkCreateInputV1))

@@ -24,7 +24,10 @@ from reach.deps import ReadSession
 from reach.kit.jsonbody import read_body
 from reach.kit.wire import JsonResponse
 from reach.reference.repository import AdvertiserRepository
+from reach.versions import API_VERSIONS, version_of
 
+# The token endpoint is not versioned; the "who am I" operations are, like every API path.
+token_router = APIRouter()
 router = APIRouter()
 
 MAX_TOKEN_REQUEST_BYTES = 16 * 1024
@@ -60,7 +63,7 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return unquote(client_id), unquote(secret)
 
 
-@router.post("/oauth2/token", operation_id="GetToken", include_in_schema=False)
+@token_router.post("/oauth2/token", operation_id="GetToken", include_in_schema=False)
 async def get_token(request: Request) -> JsonResponse:
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != FORM:
@@ -96,7 +99,7 @@ async def get_token(request: Request) -> JsonResponse:
     )
 
 
-@router.get("/2025-01/advertisers/me", operation_id="ListAdvertisers")
+@router.get("/advertisers/me", operation_id="ListAdvertisers")
 def list_advertisers(client: AnyClient, session: ReadSession) -> JsonResponse:
     advertisers = AdvertiserRepository(session).by_ids(client.advertiser_ids)
     return JsonResponse(
@@ -111,13 +114,16 @@ def list_advertisers(client: AnyClient, session: ReadSession) -> JsonResponse:
     )
 
 
-@router.get("/2025-01/marketing-solutions/me", operation_id="GetCurrentApplication")
-def get_current_application(client: AnyClient) -> JsonResponse:
+@router.get("/marketing-solutions/me", operation_id="GetCurrentApplication")
+def get_current_application(request: Request, client: AnyClient) -> JsonResponse:
+    # The description tells an integrator which versions this server answers.
+    served = ", ".join(API_VERSIONS)
+    description = f"Reach, called as API {version_of(request.url.path)}; versions served: {served}"
     return JsonResponse(
         ApplicationSummaryModelResponse(
             data=ApplicationSummaryModelResource(
                 attributes=ApplicationSummaryModel(
-                    application_id=client.application_id, name=client.name
+                    application_id=client.application_id, name=client.name, description=description
                 )
             )
         )

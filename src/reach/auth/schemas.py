@@ -24,6 +24,7 @@ class ApplicationSummaryModel(ResponseModel):
     application_id: int
     name: str
     organization_id: int | None = None
+    description: str | None = None
     criteo_service: str = "MarketingSolutions"
 
 

@@ -26,9 +26,12 @@ from reach.kit.wire import JsonResponse
 from reach.sizing.endpoints import IndexDep
 
 router = APIRouter(
-    prefix="/2025-01/marketing-solutions/audience-segments/{audience_segment_id}/contact-list",
+    prefix="/marketing-solutions/audience-segments/{audience_segment_id}/contact-list",
     tags=["Audience"],
 )
+# The older path integrations still call (``PATCH/DELETE /{version}/audiences/{id}/contactlist``):
+# the same handlers, so bodies, answers, errors and the rate limit are the same.
+legacy_router = APIRouter(prefix="/audiences/{audience_segment_id}/contactlist", tags=["Audience"])
 
 AmendmentBody = Annotated[
     ContactlistAmendmentRequest, Depends(json_body(ContactlistAmendmentRequest))
@@ -108,3 +111,17 @@ def get_audience_segment_contact_list_statistics(
             warnings=wire_problems(request, stats.warnings),
         )
     )
+
+
+legacy_router.add_api_route(
+    "",
+    update_contact_list_by_audience_segment,
+    methods=["PATCH"],
+    operation_id="UpdateContactListByAudienceSegment",
+)
+legacy_router.add_api_route(
+    "",
+    delete_contact_list_by_audience_segment,
+    methods=["DELETE"],
+    operation_id="DeleteContactListByAudienceSegment",
+)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from reach.kit.middleware import add_warnings
 from reach.kit.problems import (
     Invalid,
     InvalidJson,
@@ -18,10 +20,14 @@ from reach.kit.problems import (
     RequestProblems,
     RequiredField,
     UnknownField,
+    UnknownFieldIgnored,
     UnsupportedMediaType,
 )
 
 M = TypeVar("M", bound=BaseModel)
+
+# A body full of invented members still gets a readable answer.
+MAX_IGNORED_LISTED = 50
 
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
@@ -52,6 +58,52 @@ def problem_from_error(error: ErrorDetails) -> Problem:
 def problems_from_validation(exc: ValidationError) -> RequestProblems:
     """Every schema violation of a body."""
     return RequestProblems(problem_from_error(e) for e in exc.errors(include_url=False))
+
+
+def _without(document: Any, loc: tuple[int | str, ...]) -> None:
+    """Remove the member at ``loc`` from a parsed JSON document, in place."""
+    *parents, last = loc
+    node = document
+    for part in parents:
+        node = node[part]
+    if isinstance(node, dict):
+        node.pop(last, None)
+
+
+def _tolerant_validate(model: type[M], raw: bytes, request: Request) -> M:
+    """Validate ``raw``; members the schema does not name are dropped, each reported once as a
+    warning of the answer (Criteo ignores them, and integrations send them). Any other schema
+    violation still fails the request, the unknown members then reported as warnings of it."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+    if unknown:
+        paths = list(dict.fromkeys(source_path(tuple(e["loc"])) for e in unknown))
+        ignored = [
+            UnknownFieldIgnored(
+                f"'{path}' is not a field of this request and was ignored",
+                source={path.rsplit("/", 1)[-1]: path},
+            )
+            for path in paths[:MAX_IGNORED_LISTED]
+        ]
+        if len(paths) > MAX_IGNORED_LISTED:
+            ignored.append(
+                UnknownFieldIgnored(f"{len(paths) - MAX_IGNORED_LISTED} more were ignored")
+            )
+        add_warnings(request, ignored)
+    problems = [problem_from_error(e) for e in errors if e["type"] != "extra_forbidden"]
+    if problems:
+        raise RequestProblems(problems)
+    document = orjson.loads(raw)
+    for error in unknown:
+        _without(document, tuple(error["loc"]))
+    # Validated from JSON again, so strict typing reads it exactly as the first time.
+    try:
+        return model.model_validate_json(orjson.dumps(document))
+    except ValidationError as exc:
+        raise problems_from_validation(exc) from None
 
 
 def _is_json(content_type: str) -> bool:
@@ -88,9 +140,6 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
         raw = await read_body(request, request.app.state.settings.max_body_bytes)
         if not raw.strip():
             raise RequiredField("The request body is required")
-        try:
-            return model.model_validate_json(raw)
-        except ValidationError as exc:
-            raise problems_from_validation(exc) from None
+        return _tolerant_validate(model, raw, request)
 
     return dependency

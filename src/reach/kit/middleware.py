@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,10 +41,29 @@ def wire_problems(request: Request, problems: Iterable[Problem]) -> list[dict[st
     return wired
 
 
+def add_warnings(request: Request, problems: Iterable[Problem]) -> None:
+    """Warnings about the request itself (e.g. ignored members), added to whatever answer the
+    call ends with: the ``warnings`` list of its JSON body."""
+    pending: list[Problem] = request.state._state.setdefault("pending_warnings", [])
+    pending.extend(problems)
+
+
+def _with_warnings(body: bytes, warnings: list[dict[str, Any]]) -> bytes:
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body
+    if isinstance(document, dict) and isinstance(document.get("warnings"), list):
+        document["warnings"].extend(warnings)
+        return orjson.dumps(document)
+    return body
+
+
 class TraceMiddleware:
     """Gives each HTTP call a trace id (``request.state.trace_id``) and adds it to the answer.
 
-    The answer also carries the ``x-ratelimit-*`` headers when authentication counted the call.
+    The answer also carries the ``x-ratelimit-*`` headers when authentication counted the call,
+    and the warnings ``add_warnings`` left for it.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -57,6 +77,8 @@ class TraceMiddleware:
         trace_id = new_trace_id()
         state["trace_id"] = trace_id
 
+        held: list[Message] = []
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
@@ -65,6 +87,29 @@ class TraceMiddleware:
                 if rate is not None:
                     headers.extend(rate.headers())
                 message["headers"] = headers
+                if state.get("pending_warnings"):
+                    held.append(message)
+                    return
+            elif held:
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                # Numbered last, after every problem the handler sent.
+                warnings = wire_problems(Request(scope), state["pending_warnings"])
+                await _send_held(send, held, warnings)
+                return
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+async def _send_held(send: Send, held: list[Message], warnings: list[dict[str, Any]]) -> None:
+    """Send a held answer with ``warnings`` added to its JSON body."""
+    start, *parts = held
+    body = _with_warnings(b"".join(part.get("body", b"") for part in parts), warnings)
+    start["headers"] = [
+        (name, str(len(body)).encode() if name.lower() == b"content-length" else value)
+        for name, value in start["headers"]
+    ]
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})

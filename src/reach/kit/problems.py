@@ -106,6 +106,13 @@ class UnknownField(Problem):
     title = "A field is not part of the API"
 
 
+class UnknownFieldIgnored(Problem):
+    """A warning, never raised: a member the schema does not name, dropped from the request."""
+
+    code = "unknown-field-ignored"
+    title = "A field is not part of the API and was ignored"
+
+
 class InvalidJson(Problem):
     code = "invalid-json"
     title = "The body is not valid JSON"
@@ -148,6 +155,12 @@ class RouteNotFound(Problem):
     status = 404
     code = "not-found"
     title = "No such endpoint"
+
+
+class VersionNotSupported(Problem):
+    status = 404
+    code = "api-version-not-supported"
+    title = "This API version is not served"
 
 
 class MethodNotAllowed(Problem):

@@ -23,7 +23,7 @@ from reach.reference.schemas import (
 from reach.reference.service import ReferenceService
 from reach.sizing.service import InMarketSizes
 
-router = APIRouter(prefix="/2025-01/marketing-solutions/audience-segments", tags=["Audience"])
+router = APIRouter(prefix="/marketing-solutions/audience-segments", tags=["Audience"])
 
 
 class ListSizes:

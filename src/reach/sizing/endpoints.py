@@ -33,7 +33,7 @@ from reach.kit.sizes import freshness_headers
 from reach.kit.wire import JsonResponse
 from reach.sizing.service import Sized, SizingService
 
-router = APIRouter(prefix="/2025-01/marketing-solutions", tags=["Audience"])
+router = APIRouter(prefix="/marketing-solutions", tags=["Audience"])
 
 
 def current_index(request: Request) -> Index | None:

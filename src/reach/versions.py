@@ -1,0 +1,31 @@
+"""The Criteo API versions Reach serves: every versioned route answers under each of them."""
+
+from __future__ import annotations
+
+import re
+
+# Oldest first. Their audience operations and models are identical but for the path prefix, so
+# serving a new version is one more entry here.
+API_VERSIONS: tuple[str, ...] = (
+    "2025-01",
+    "2025-04",
+    "2025-07",
+    "2025-10",
+    "2026-01",
+    "2026-07",
+    "2027-01",
+)
+LATEST_VERSION = API_VERSIONS[-1]
+
+# What a version segment looks like (Criteo's stable versions, and its "preview" line).
+_VERSION_SHAPE = re.compile(r"^(\d{4}-\d{2}|preview|v\d+(\.\d+)?)$")
+
+
+def version_of(path: str) -> str | None:
+    """The API version a request path asks for (its first segment, when shaped like one)."""
+    first = path.lstrip("/").split("/", 1)[0]
+    return first if _VERSION_SHAPE.match(first) else None
+
+
+def is_served(version: str) -> bool:
+    return version in API_VERSIONS
