@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# The official SDK is tested at three lines: the pinned 2025.1 build (a dev dependency) and the
+# newest builds of these. They share one distribution name, so each goes into its own folder
+# under $(SDK_DIR), which the conformance tests put on their path (module names differ).
+SDK_LINES := 2026.7.0.261026 2027.1.0.261026
+SDK_DIR := $(VENV)/sdk
 
 .PHONY: demo test lint typecheck migrations-check pytest bench install dev clean
 
@@ -14,8 +19,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-dev: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -rf $(SDK_DIR)
+	for line in $(SDK_LINES); do \
+	  $(BIN)/pip install --quiet --no-deps --target $(SDK_DIR)/$$line \
+	    criteo-api-marketingsolutions-sdk==$$line || exit 1; \
+	done
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -61,6 +61,44 @@ def test_client_create_prints_working_credentials(run: CliRunner, http: TestClie
     assert printed["client_secret"] not in listing
 
 
+def test_client_create_with_chosen_credentials(run: CliRunner, http: TestClient) -> None:
+    ok(run, "advertisers", "add", "42", "--name", "Acme")
+    chosen = ("my-suite.client", "known-secret-for-tests")
+    printed = json.loads(
+        ok(
+            run,
+            "clients",
+            "create",
+            "--name",
+            "suite",
+            "--advertiser",
+            "42",
+            "--client-id",
+            chosen[0],
+            "--client-secret",
+            chosen[1],
+        )
+    )
+    assert (printed["client_id"], printed["client_secret"]) == chosen
+    user = ApiUser(http, Credentials(*chosen))
+    assert user.post("/2026-07/marketing-solutions/audience-segments/search", {}).status_code == 200
+    again = run.invoke(
+        cli, ["clients", "create", "--name", "x", "--advertiser", "42", "--client-id", chosen[0]]
+    )
+    assert again.exit_code == 1
+    assert "exists already" in again.output
+    for flag, value, message in [
+        ("--client-id", "a b", "3 to 64 characters"),
+        ("--client-secret", "short", "16 to 256 characters"),
+        ("--client-secret", "with a space in it!", "without spaces"),
+    ]:
+        bad = run.invoke(
+            cli, ["clients", "create", "--name", "x", "--advertiser", "42", flag, value]
+        )
+        assert bad.exit_code == 1
+        assert message in bad.output
+
+
 def test_client_create_refuses_unknown_advertisers(run: CliRunner) -> None:
     result = run.invoke(cli, ["clients", "create", "--name", "x", "--advertiser", "999"])
     assert result.exit_code == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,29 @@ from reach.models import ApiClient, ClientAdvertiser
 from reach.reference.repository import AdvertiserRepository
 
 CLIENT_NAME_MAX_LENGTH = 255
+CHOSEN_CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
+CHOSEN_SECRET_MIN_LENGTH = 16
+CHOSEN_SECRET_MAX_LENGTH = 256
+
+
+def check_chosen_client_id(client_id: str) -> None:
+    """A chosen client id: 3 to 64 letters, digits, dots, dashes or underscores."""
+    if not CHOSEN_CLIENT_ID.match(client_id):
+        raise Invalid(
+            "A chosen client id has 3 to 64 characters: letters, digits, '.', '-' or '_',"
+            " starting with a letter or digit"
+        )
+
+
+def check_chosen_secret(secret: str) -> None:
+    """A chosen secret: printable ASCII without spaces, long enough not to be guessed."""
+    if not CHOSEN_SECRET_MIN_LENGTH <= len(secret) <= CHOSEN_SECRET_MAX_LENGTH:
+        raise Invalid(
+            f"A chosen client secret has {CHOSEN_SECRET_MIN_LENGTH} to"
+            f" {CHOSEN_SECRET_MAX_LENGTH} characters"
+        )
+    if not all("!" <= c <= "~" for c in secret):
+        raise Invalid("A chosen client secret is printable ASCII without spaces")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +84,16 @@ class AuthService:
         self.clock = clock
 
     def create_client(
-        self, name: str, advertiser_ids: Sequence[int], *, read_only: bool
+        self,
+        name: str,
+        advertiser_ids: Sequence[int],
+        *,
+        read_only: bool,
+        client_id: str | None = None,
+        client_secret: str | None = None,
     ) -> IssuedCredentials:
+        """A new client; ``client_id`` and ``client_secret`` may be chosen (fixed, known
+        credentials a test suite can hard-code), else they are generated."""
         if not is_visible(name) or len(name.strip()) > CLIENT_NAME_MAX_LENGTH:
             raise Invalid(f"A client needs a name of 1 to {CLIENT_NAME_MAX_LENGTH} characters")
         control = control_character(name)
@@ -73,9 +105,15 @@ class AuthService:
         missing = set(wanted) - self.advertisers.existing_ids(wanted)
         if missing:
             raise Invalid(f"Unknown advertiser(s): {', '.join(map(str, sorted(missing)))}")
-        secret = new_client_secret()
+        if client_id is not None:
+            check_chosen_client_id(client_id)
+            if self.clients.by_client_id(client_id) is not None:
+                raise Invalid(f"A client with id {client_id} exists already")
+        if client_secret is not None:
+            check_chosen_secret(client_secret)
+        secret = client_secret or new_client_secret()
         client = ApiClient(
-            client_id=new_client_id(),
+            client_id=client_id or new_client_id(),
             name=name.strip(),
             secret_hash=self.hasher.hash(secret),
             read_only=read_only,
@@ -94,12 +132,15 @@ class AuthService:
             client.revoked_at = self.clock.now()
         return client
 
-    def rotate_secret(self, client_id: str) -> IssuedCredentials:
-        """Give an active client a new secret; the old one stops working at once."""
+    def rotate_secret(self, client_id: str, new_secret: str | None = None) -> IssuedCredentials:
+        """Give an active client a new secret (``new_secret``, or a generated one); the old one
+        stops working at once."""
         client = self._existing(client_id)
         if client.revoked_at is not None:
             raise Invalid(f"Client {client_id} is revoked")
-        secret = new_client_secret()
+        if new_secret is not None:
+            check_chosen_secret(new_secret)
+        secret = new_secret or new_client_secret()
         client.secret_hash = self.hasher.hash(secret)
         return IssuedCredentials(
             client.client_id,

@@ -92,6 +92,17 @@ def create_client(
     read_only: Annotated[
         bool, typer.Option("--read-only", help="Only the MarketingSolutions_Audience_Read scope.")
     ] = False,
+    client_id: Annotated[
+        str | None,
+        typer.Option("--client-id", help="A chosen client id (default: a generated one)."),
+    ] = None,
+    client_secret: Annotated[
+        str | None,
+        typer.Option(
+            "--client-secret",
+            help="A chosen secret, e.g. fixed credentials for a test suite (default: generated).",
+        ),
+    ] = None,
 ) -> None:
     """Create a client; prints its id and secret as JSON (the secret is shown only now)."""
     ids = []
@@ -101,7 +112,9 @@ def create_client(
             raise typer.Exit(1)
         ids.append(int(raw))
     with context() as ctx, ctx.database.session(write=True) as session:
-        issued = ctx.auth(session).create_client(name, ids, read_only=read_only)
+        issued = ctx.auth(session).create_client(
+            name, ids, read_only=read_only, client_id=client_id, client_secret=client_secret
+        )
     # Printed once committed: a secret that is shown always works.
     _print_credentials(issued)
 
