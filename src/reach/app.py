@@ -23,6 +23,8 @@ from reach.contact_list.endpoints import legacy_router as legacy_contact_list_ro
 from reach.contact_list.endpoints import router as contact_list_router
 from reach.contact_list.service import ListMatches
 from reach.contact_list.storage import ListStore
+from reach.contract.endpoints import DOCS_ASSETS, docs_assets
+from reach.contract.endpoints import router as contract_router
 from reach.db import Database
 from reach.engine.query import IndexProvider
 from reach.kit.clock import Clock, SystemClock
@@ -177,6 +179,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _on_crash)
 
     app.include_router(token_router)
+    app.include_router(contract_router)
+    app.mount(DOCS_ASSETS, docs_assets)
     for api_version in API_VERSIONS:
         for router in VERSIONED_ROUTERS:
             app.include_router(router, prefix=f"/{api_version}")
