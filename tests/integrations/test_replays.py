@@ -27,7 +27,7 @@ CHUNK = 50_000
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     # A small limit, so the replays meet a 429 and retry as the integrations do.
-    return {"rate_limit_per_minute": 12}
+    return {"rate_limit_per_minute": 4}
 
 
 @dataclass
@@ -182,8 +182,8 @@ class TestRudderStack:
 
         wiped = integration.call("DELETE", path)
         assert wiped.status_code == 200
-        assert wiped.json()["data"] == {"id": segment_id, "type": "AudienceSegment"}
-        # The limit of 12 calls a minute was met at least once, and the retry went through.
+        assert wiped.json()["data"] == {"id": segment_id, "type": "AudienceContactlist"}
+        # The limit of 4 calls a minute was met at least once, and the retry went through.
         assert any(status == 429 for _, _, status in integration.sent)
 
     def test_a_foreign_token_is_refreshed(self, integration: Integration) -> None:
