@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI
 
-from reach.auth.service import AuthService
+from reach.auth.service import AuthService, IssuedCode, OperatorService
 from reach.kit.clock import Clock
 from reach.models import AdSet, Advertiser, Brand
 
@@ -140,3 +140,28 @@ def sizes(user: Caller, path: str, *ids: str) -> dict[str, Any]:
 
 def sizes_by_id(body: dict[str, Any]) -> dict[str, int | None]:
     return {r["id"]: r["attributes"]["size"] for r in body["data"]}
+
+
+REDIRECT_URI = "https://app.example/callback"
+
+
+def grant_consent(
+    app: FastAPI, client_id: str, *advertisers: int, redirect_uri: str = REDIRECT_URI
+) -> IssuedCode:
+    """A consent granted as ``reach consent grant`` grants it; its one authorization code."""
+    with app.state.database.session(write=True) as session:
+        return auth_service(app, session).grant_consent(client_id, list(advertisers), redirect_uri)
+
+
+def revoke_consent(app: FastAPI, consent_id: int) -> None:
+    with app.state.database.session(write=True) as session:
+        auth_service(app, session).revoke_consent(consent_id)
+
+
+def add_operator(app: FastAPI, email: str, password: str, *advertisers: int) -> None:
+    """An operator of the consent page who may approve ``advertisers``."""
+    with app.state.database.session(write=True) as session:
+        operators = OperatorService(session, app.state.clock)
+        operators.add(email, password)
+        if advertisers:
+            operators.grant(email, list(advertisers))

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from reach.audience.endpoints import router as audience_router
 from reach.audience_segment.endpoints import router as audience_segment_router
 from reach.audience_segment.membership import MembershipCache
+from reach.auth.console import consent_router
 from reach.auth.endpoints import router as auth_router
 from reach.auth.endpoints import token_router
 from reach.auth.errors import OAuthProblem
@@ -179,6 +180,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _on_crash)
 
     app.include_router(token_router)
+    app.include_router(consent_router)
     app.include_router(contract_router)
     app.mount(DOCS_ASSETS, docs_assets)
     for api_version in API_VERSIONS:

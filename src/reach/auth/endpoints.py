@@ -1,16 +1,23 @@
-"""HTTP handlers: the OAuth2 token endpoint and the two "who am I" operations."""
+"""HTTP handlers: the OAuth2 token endpoint (client credentials, authorization code, refresh
+token) and the two "who am I" operations."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from reach.auth.auth import AnyClient
-from reach.auth.errors import InvalidClient, InvalidTokenRequest, UnsupportedGrantType
+from reach.auth.errors import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidTokenRequest,
+    UnsupportedGrantType,
+)
+from reach.auth.forms import FORM, FormError, parse_form
 from reach.auth.schemas import (
     ApplicationSummaryModel,
     ApplicationSummaryModelResource,
@@ -19,7 +26,7 @@ from reach.auth.schemas import (
     GetPortfolioResponse,
     PortfolioMessage,
 )
-from reach.auth.service import AuthService, IssuedToken
+from reach.auth.service import AuthService, GrantOutcome
 from reach.deps import ReadSession
 from reach.kit.jsonbody import read_body
 from reach.kit.wire import JsonResponse
@@ -31,19 +38,21 @@ token_router = APIRouter()
 router = APIRouter()
 
 MAX_TOKEN_REQUEST_BYTES = 16 * 1024
-FORM = "application/x-www-form-urlencoded"
+GRANT_TYPES = ("client_credentials", "authorization_code", "refresh_token")
 
 
 def _form(raw: bytes) -> dict[str, str]:
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidTokenRequest("The form body is not UTF-8") from None
-    fields = parse_qs(text, keep_blank_values=True)
-    repeated = sorted(name for name, values in fields.items() if len(values) > 1)
-    if repeated:
-        raise InvalidTokenRequest(f"Parameters sent more than once: {', '.join(repeated)}")
-    return {name: values[0] for name, values in fields.items()}
+        return parse_form(raw)
+    except FormError as exc:
+        raise InvalidTokenRequest(str(exc)) from None
+
+
+def _required(form: dict[str, str], name: str) -> str:
+    value = form.get(name, "")
+    if not value:
+        raise InvalidTokenRequest(f"{name} is required with grant_type {form['grant_type']}")
+    return value
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:
@@ -72,28 +81,43 @@ async def get_token(request: Request) -> JsonResponse:
     grant_type = form.get("grant_type")
     if not grant_type:
         raise InvalidTokenRequest("grant_type is required")
-    if grant_type != "client_credentials":
-        raise UnsupportedGrantType(f"grant_type '{grant_type}' is not supported")
+    if grant_type not in GRANT_TYPES:
+        raise UnsupportedGrantType(
+            f"grant_type '{grant_type}' is not supported; use one of {', '.join(GRANT_TYPES)}"
+        )
     basic = _basic_credentials(request.headers.get("authorization"))
     client_id, client_secret = basic or (form.get("client_id", ""), form.get("client_secret", ""))
     if not client_id or not client_secret:
         raise InvalidClient("client_id and client_secret are required")
+    # Members a grant does not use are ignored: the official SDK sends the code and redirect_uri
+    # again with every refresh_token grant.
+    if grant_type == "authorization_code":
+        code, redirect_uri = _required(form, "code"), _required(form, "redirect_uri")
+    elif grant_type == "refresh_token":
+        refresh_token = _required(form, "refresh_token")
 
     state = request.app.state
 
-    def issue() -> IssuedToken:
-        with state.database.session() as session:
+    def issue() -> GrantOutcome:
+        with state.database.session(write=grant_type != "client_credentials") as session:
             service = AuthService(session, state.hasher, state.signer, state.clock)
+            if grant_type == "authorization_code":
+                return service.redeem_code(client_id, client_secret, code, redirect_uri)
+            if grant_type == "refresh_token":
+                return service.refresh(client_id, client_secret, refresh_token)
             return service.issue_token(client_id, client_secret)
 
+    # A refused grant is raised only now, once what it revoked is committed.
     issued = await run_in_threadpool(issue)
+    if isinstance(issued, InvalidGrant):
+        raise issued
     return JsonResponse(
         {
             "access_token": issued.access_token,
             "token_type": "Bearer",
             "expires_in": issued.expires_in,
-            # The official SDK reads this key unconditionally.
-            "refresh_token": None,
+            # The official SDK reads this key unconditionally: null for client credentials.
+            "refresh_token": issued.refresh_token,
         },
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from reach.cli import contact_list, data, db, lookalike, registries
+from reach.cli import contact_list, data, db, lookalike, oauth, registries
 from reach.cli.demo import demo
 from reach.cli.demo_data import demo_data
 from reach.cli.serve import serve
@@ -28,3 +28,5 @@ app.add_typer(registries.clients, name="clients")
 app.add_typer(registries.brands, name="brands")
 app.add_typer(registries.behavioral, name="behavioral")
 app.add_typer(registries.adsets, name="adsets")
+app.add_typer(oauth.consent, name="consent")
+app.add_typer(oauth.operators, name="operators")

@@ -7,6 +7,8 @@ from reach.models.audience_segment import AudienceSegment
 from reach.models.base import Base
 from reach.models.brand import Brand
 from reach.models.client import ApiClient, ClientAdvertiser
+from reach.models.consent import AuthorizationCode, Consent, ConsentAdvertiser, RefreshToken
+from reach.models.operator import Operator, OperatorAdvertiser
 
 __all__ = [
     "AdSet",
@@ -15,7 +17,13 @@ __all__ = [
     "Audience",
     "AudienceSegment",
     "AudienceSegmentLink",
+    "AuthorizationCode",
     "Base",
     "Brand",
     "ClientAdvertiser",
+    "Consent",
+    "ConsentAdvertiser",
+    "Operator",
+    "OperatorAdvertiser",
+    "RefreshToken",
 ]

@@ -1,0 +1,66 @@
+"""Operator sessions of the consent page: a signed cookie, and the CSRF token bound to it."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from reach.auth.tokens import derive_key
+from reach.kit.clock import Clock
+
+SESSION_COOKIE = "reach_operator"
+SESSION_LIFETIME = timedelta(hours=8)
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorSession:
+    operator_id: int
+    # Random per sign-in: the CSRF token is derived from it, so it changes with each session.
+    session_id: str
+    expires_at: int
+
+
+def _mac(key: bytes, message: str) -> str:
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _same(given: str, expected: str) -> bool:
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a client may send.
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+class OperatorSessions:
+    """Issues and reads session cookies (``<operator>.<session>.<expiry>.<mac>``), HMAC-signed
+    with a key derived from the server key, checked against the injectable clock."""
+
+    def __init__(self, server_key: bytes, clock: Clock) -> None:
+        self._key = derive_key(server_key, "reach/operator-session")
+        self._clock = clock
+
+    def issue(self, operator_id: int) -> str:
+        expires = int((self._clock.now() + SESSION_LIFETIME).timestamp())
+        payload = f"{operator_id}.{secrets.token_urlsafe(16)}.{expires}"
+        return f"{payload}.{_mac(self._key, 'session:' + payload)}"
+
+    def read(self, cookie: str | None) -> OperatorSession | None:
+        """The session of a cookie that is ours, intact and not expired; else None."""
+        if not cookie:
+            return None
+        payload, _, mac = cookie.rpartition(".")
+        if not _same(mac, _mac(self._key, "session:" + payload)):
+            return None
+        operator, session_id, expires = payload.split(".")
+        if self._clock.now().timestamp() >= int(expires):
+            return None
+        return OperatorSession(int(operator), session_id, int(expires))
+
+    def csrf_token(self, session: OperatorSession) -> str:
+        return _mac(self._key, f"csrf:{session.operator_id}.{session.session_id}")
+
+    def csrf_matches(self, session: OperatorSession, token: str) -> bool:
+        return _same(token, self.csrf_token(session))
