@@ -45,6 +45,9 @@ from reach.lookalike.service import Lookalikes
 from reach.lookalike.storage import ResultStore
 from reach.lookalike.worker import LookalikeWorker
 from reach.reference.endpoints import router as reference_router
+from reach.sandbox.endpoints import router as sandbox_router
+from reach.sandbox.journal import JournalMiddleware
+from reach.sandbox.service import Sandbox, operation_ids
 from reach.schema import SchemaNotCurrent, require_current_schema
 from reach.sizing.endpoints import router as sizing_router
 from reach.sizing.service import InMarketSizes
@@ -71,7 +74,9 @@ def problems_response(request: Request, problems: list[Problem]) -> JsonResponse
     if isinstance(first, OAuthProblem):
         # RFC 6749 §5.2 fields, for OAuth2 client libraries.
         body = {"error": first.oauth_error, "error_description": first.detail} | body
-    headers = {"Cache-Control": "no-store"} if isinstance(first, OAuthProblem) else None
+    headers = first.headers()
+    if isinstance(first, OAuthProblem):
+        headers["Cache-Control"] = "no-store"
     return JsonResponse(body, status_code=first.status, headers=headers)
 
 
@@ -171,8 +176,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     worker = LookalikeWorker(settings, database, app.state.indexes, app.state.list_matches, results)
     app.state.lookalike_worker = worker
     app.state.lookalikes = Lookalikes(results, worker.wake)
+    # The sandbox controls (/_reach/), off unless asked for: then None, and nothing runs.
+    app.state.sandbox = (
+        Sandbox(settings, clock, server_key, operation_ids(VERSIONED_ROUTERS))
+        if settings.sandbox
+        else None
+    )
 
     app.add_middleware(TraceMiddleware)
+    if app.state.sandbox is not None:
+        # Outermost: the journal sees each answer as sent, trace id and warnings included.
+        app.add_middleware(
+            JournalMiddleware,
+            journal=app.state.sandbox.journal,
+            clock=clock,
+            max_body_bytes=settings.max_body_bytes,
+        )
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestProblems, _on_problems)
     app.add_exception_handler(RequestValidationError, _on_validation)
@@ -180,6 +199,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _on_crash)
 
     app.include_router(token_router)
+    if app.state.sandbox is not None:
+        app.include_router(sandbox_router)
     app.include_router(consent_router)
     app.include_router(contract_router)
     app.mount(DOCS_ASSETS, docs_assets)

@@ -99,6 +99,17 @@ class Settings(BaseSettings):
         default=3, ge=1, le=20, description="How deep and/or/not operators may nest."
     )
 
+    sandbox: bool = Field(
+        default=False,
+        description=(
+            "Serve the sandbox controls under /_reach/ (reset, injected faults, request"
+            " journal) to holders of an admin token; `reach demo` always turns them on."
+        ),
+    )
+    sandbox_journal_size: int = Field(
+        default=200, ge=1, le=100_000, description="Calls the sandbox journal keeps per client."
+    )
+
     @field_validator("secret_key")
     @classmethod
     def _refuse_weak_secret(cls, value: SecretStr | None) -> SecretStr | None:

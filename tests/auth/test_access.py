@@ -127,8 +127,17 @@ class TestRateLimit:
         assert refused.status_code == 429
         assert problem(refused)["type"] == "quota"
         assert refused.headers["x-ratelimit-remaining"] == "0"
+        # Retry-After: the whole seconds until the window resets.
+        now = int(clock.now().timestamp())
+        assert refused.headers["retry-after"] == str(window_end - now)
+        clock.advance(seconds=window_end - now - 1)
+        assert api.http.post(SEARCH, json={}, headers=headers).headers["retry-after"] == "1"
         clock.advance(seconds=60)
         assert api.http.post(SEARCH, json={}, headers=headers).status_code == 200
+
+    def test_only_refusals_say_when_to_retry(self, api: ApiUser) -> None:
+        assert "retry-after" not in api.post(SEARCH, {}).headers
+        assert "retry-after" not in api.http.post(SEARCH, json={}).headers
 
     def test_token_requests_do_not_count(self, api: ApiUser) -> None:
         for _ in range(5):

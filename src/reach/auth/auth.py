@@ -28,6 +28,9 @@ def authenticate(request: Request) -> Principal:
         principal = AuthService(session, state.hasher, state.signer, state.clock).principal(
             token.strip()
         )
+    if state.sandbox is not None:
+        # Sandbox only: the journal learns the caller; injected faults strike before the limit.
+        state.sandbox.on_call(request, principal.client_id)
     limiter: FixedWindowRateLimiter = state.limiter
     if limiter.enabled:
         usage = limiter.hit(principal.client_id)
@@ -35,7 +38,8 @@ def authenticate(request: Request) -> Principal:
         if not usage.allowed:
             raise RateLimited(
                 f"More than {usage.limit} calls this minute; retry after {usage.reset_epoch}"
-                " (x-ratelimit-reset, epoch seconds)"
+                " (x-ratelimit-reset, epoch seconds)",
+                retry_after=usage.retry_after,
             )
     return principal
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
+# The statuses whose answers carry ``Retry-After``.
+RETRY_STATUSES = frozenset({429, 503})
+
 ProblemType = Literal[
     "access-control",
     "authentication",
@@ -27,6 +30,9 @@ class Problem(Exception):
     type: ClassVar[ProblemType] = "validation"
     code: ClassVar[str] = "invalid"
     title: ClassVar[str] = "The request is invalid"
+    # Seconds to wait before trying again, when the status is one of RETRY_STATUSES; kinds
+    # that know better set it per occurrence.
+    retry_after: int = 60
 
     def __init__(self, detail: str, *, source: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
@@ -51,6 +57,13 @@ class Problem(Exception):
         if self.source:
             wire["source"] = self.source
         return wire
+
+    def headers(self) -> dict[str, str]:
+        """Headers of an answer that this problem fails: a 429 or a 503 says when to try again
+        (``Retry-After``, whole seconds, RFC 9110 §10.2.3)."""
+        if self.status in RETRY_STATUSES:
+            return {"Retry-After": str(self.retry_after)}
+        return {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.detail!r}, source={self.source!r})"
@@ -210,8 +223,26 @@ class AdvertiserAccessDenied(Problem):
     title = "The advertiser is unknown or has not granted access to this application"
 
 
-class RateLimited(Problem):
+class RetryLater(Problem):
+    """A passing refusal (429, 503) that knows when to try again. urllib3-based clients, the
+    official SDK among them, wait that long and retry GET, PUT and DELETE calls on their own."""
+
+    def __init__(
+        self, detail: str, *, retry_after: int = 1, source: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(detail, source=source)
+        self.retry_after = max(retry_after, 0)
+
+
+class RateLimited(RetryLater):
     status = 429
     type = "quota"
     code = "rate-limit-exceeded"
     title = "Too many calls"
+
+
+class ServiceUnavailable(RetryLater):
+    status = 503
+    type = "availability"
+    code = "service-unavailable"
+    title = "The service is temporarily unavailable"

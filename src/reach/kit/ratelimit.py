@@ -18,6 +18,13 @@ class RateLimitState:
     remaining: int
     reset_epoch: int
     allowed: bool
+    # When the call was counted (epoch seconds): a refused call is told to wait until the reset.
+    at_epoch: int
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds until the window resets (``Retry-After`` of a refused call)."""
+        return max(self.reset_epoch - self.at_epoch, 0)
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         return [
@@ -61,4 +68,18 @@ class FixedWindowRateLimiter:
             remaining=max(self._limit - used, 0),
             reset_epoch=(window + 1) * WINDOW_SECONDS,
             allowed=used <= self._limit,
+            at_epoch=epoch,
+        )
+
+    def refusal(self, retry_after: int | None, limit_when_disabled: int) -> RateLimitState:
+        """The state of a client whose budget is spent: what an injected 429 reports. It resets
+        with the current window, or ``retry_after`` seconds from now when given."""
+        epoch = int(self._clock.now().timestamp())
+        reset = (epoch // WINDOW_SECONDS + 1) * WINDOW_SECONDS
+        return RateLimitState(
+            limit=self._limit if self.enabled else limit_when_disabled,
+            remaining=0,
+            reset_epoch=reset if retry_after is None else epoch + retry_after,
+            allowed=False,
+            at_epoch=epoch,
         )
