@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import socket
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -26,10 +27,12 @@ from reach.audience_segment.schemas import (
     RetargetingCreateV1,
 )
 from reach.audience_segment.service import AudienceSegmentService
-from reach.auth.service import IssuedCredentials
+from reach.auth.service import IssuedCredentials, check_chosen_client_id, check_chosen_secret
 from reach.cli.context import Context, context, err
 from reach.cli.data import store_of, sync_brands
+from reach.cli.sandbox import admin_token
 from reach.cli.serve import run_server
+from reach.config import Settings
 from reach.engine.demo_data import BRANDS, generate
 from reach.engine.index import IndexBuilder, current_build
 from reach.engine.ingest import Ingestor, files_by_kind
@@ -53,6 +56,7 @@ EXAMPLE_NAMES = ["Visitors of the last 30 days", "In the market for running shoe
 LOOKALIKE_NAME = "Like the running-shoe shoppers"
 LOOKALIKE_SIZE = 1000
 DEMO_AUDIENCE = "Recent visitors shopping for running shoes"
+ADMIN_TOKEN_HOURS = 24.0
 
 
 def seed(ctx: Context, session: Session) -> None:
@@ -155,13 +159,46 @@ def seed_audience(ctx: Context, session: Session, advertiser_id: int) -> None:
     audiences.link_ad_set(reachable, str(ad_set_ids[0]), link)
 
 
-def demo_client(ctx: Context, session: Session) -> IssuedCredentials:
-    """The demo client with a fresh secret (secrets are stored hashed, so a re-run rotates)."""
+def demo_client(
+    ctx: Context, session: Session, client_id: str | None = None, client_secret: str | None = None
+) -> IssuedCredentials:
+    """The demo client: ``client_id`` when chosen, with ``client_secret`` when chosen (so a
+    re-run keeps it), else with a fresh secret (secrets are stored hashed, so a re-run rotates)."""
     auth = ctx.auth(session)
-    active = [c for c in auth.list_clients() if c.name == DEMO_CLIENT and c.revoked_at is None]
-    if active:
-        return auth.rotate_secret(active[0].client_id)
-    return auth.create_client(DEMO_CLIENT, list(ADVERTISERS), read_only=False)
+    if client_id is None:
+        active = [c for c in auth.list_clients() if c.name == DEMO_CLIENT and c.revoked_at is None]
+        client_id = active[0].client_id if active else None
+    elif auth.clients.by_client_id(client_id) is None:
+        return auth.create_client(
+            DEMO_CLIENT,
+            list(ADVERTISERS),
+            read_only=False,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+    if client_id is not None:
+        return auth.rotate_secret(client_id, new_secret=client_secret)
+    return auth.create_client(
+        DEMO_CLIENT, list(ADVERTISERS), read_only=False, client_secret=client_secret
+    )
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Fail, before anything changes, when ``host:port`` cannot be listened on (most often: a
+    server, perhaps another demo, already listens there)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            # As uvicorn does: a port left in TIME_WAIT by a stopped server is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        err.print(
+            f"[red]error:[/red] cannot listen on {host}:{port} ({exc.strerror or exc});"
+            " is a server already running there? Nothing was changed. Stop it, or choose"
+            " another --port."
+        )
+        raise typer.Exit(1) from None
 
 
 DEMO_DATA = {"users": 20_000, "days": 30, "seed": 42}
@@ -195,6 +232,18 @@ def ensure_index(ctx: Context) -> None:
     typer.echo(f"  index built: data up to {built.as_of}, {built.events:,} events")
 
 
+def sandbox_instructions(base: str, admin_token: str) -> str:
+    return f"""
+Sandbox controls (this admin token works {ADMIN_TOKEN_HOURS:g} h; another: reach admin token):
+ADMIN={admin_token}
+curl -s {base}/_reach/journal -H "Authorization: Bearer $ADMIN"
+curl -s -X POST {base}/_reach/reset -H "Authorization: Bearer $ADMIN"
+
+(The reset removes every segment, audience and contact list clients made, the demo's included:
+run reach demo again to seed them. Faults and the journal: docs/sandbox.md.)
+"""
+
+
 def instructions(base: str, credentials: IssuedCredentials, segment_ids: list[int]) -> str:
     client_id = shlex.quote(credentials.client_id)
     secret = shlex.quote(credentials.client_secret)
@@ -226,20 +275,43 @@ warning, until its model is built a few seconds after the start.)
 def demo(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (REACH_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (REACH_PORT).")] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REACH_DEMO_CLIENT_ID",
+            help="Give the demo client this id (3 to 64 letters, digits, '.', '-', '_').",
+        ),
+    ] = None,
+    client_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REACH_DEMO_CLIENT_SECRET",
+            help="Give the demo client this secret, kept on every re-run (16+ characters).",
+        ),
+    ] = None,
 ) -> None:
-    """Migrate, seed demo data and a demo client, print how to call it, and serve."""
+    """Migrate, seed demo data and a demo client, print how to call it, and serve with the
+    sandbox controls on."""
+    configured = Settings()
+    bind_host = host or configured.host
+    bind_port = port or configured.port
+    check_can_listen(bind_host, bind_port)
     with context(require_schema=False) as ctx:
+        if client_id is not None:
+            check_chosen_client_id(client_id)
+        if client_secret is not None:
+            check_chosen_secret(client_secret)
         upgrade_to_head(ctx.settings.resolved_database_url)
         with ctx.database.session(write=True) as session:
             seed(ctx, session)
-            credentials = demo_client(ctx, session)
+            credentials = demo_client(ctx, session, client_id, client_secret)
             examples = AudienceSegmentService(session, ctx.settings, ctx.clock).segments
             shown = [*EXAMPLE_NAMES, LOOKALIKE_NAME]
             segment_ids = sorted(examples.names_in_use(1001, shown).values())
         ensure_index(ctx)
-        settings = ctx.settings
-    bind_host = host or settings.host
-    bind_port = port or settings.port
+        settings = ctx.settings.model_copy(update={"sandbox": True})
+    base = f"http://{bind_host}:{bind_port}"
     # Plain echo: the snippet must not be re-wrapped, or it would not run as printed.
-    typer.echo(instructions(f"http://{bind_host}:{bind_port}", credentials, segment_ids))
+    typer.echo(instructions(base, credentials, segment_ids))
+    typer.echo(sandbox_instructions(base, admin_token(settings, ADMIN_TOKEN_HOURS)))
     run_server(settings, bind_host, bind_port)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from reach.cli import contact_list, data, db, lookalike, oauth, registries
+from reach.cli import contact_list, data, db, lookalike, oauth, registries, sandbox
 from reach.cli.demo import demo
 from reach.cli.demo_data import demo_data
 from reach.cli.serve import serve
@@ -30,3 +30,5 @@ app.add_typer(registries.behavioral, name="behavioral")
 app.add_typer(registries.adsets, name="adsets")
 app.add_typer(oauth.consent, name="consent")
 app.add_typer(oauth.operators, name="operators")
+app.add_typer(sandbox.admin, name="admin")
+app.command()(sandbox.reset)
