@@ -18,10 +18,13 @@ from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from reach.versions import is_served, version_of
+
 SPEC_PATH = (
     Path(__file__).parent / "spec" / "criteo-marketing-solutions-2025-01.audience.openapi.json"
 )
 SPEC_URI = "urn:criteo-audience-2025-01"
+SPEC_VERSION = "2025-01"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 PROBLEM_KEYS = {"traceId", "type", "code", "instance", "title", "detail"}
 
@@ -88,7 +91,18 @@ def operations() -> tuple[Operation, ...]:
     return tuple(found)
 
 
+def contract_path(path: str) -> str:
+    """The path of the vendored 2025-01 contract that a call of any served version stands for:
+    the audience operations and models of every served version are the 2025-01 ones."""
+    version = version_of(path)
+    if version is None or not is_served(version):
+        return path
+    return f"/{SPEC_VERSION}{path[len(version) + 1 :]}"
+
+
 def operation_for(method: str, path: str) -> Operation | None:
+    """The contract's operation of a call, on the path of any served version."""
+    path = contract_path(path)
     return next(
         (op for op in operations() if op.method == method.upper() and op.pattern.match(path)), None
     )

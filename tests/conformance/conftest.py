@@ -15,135 +15,25 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from criteo_api_marketingsolutions_v2025_01 import ApiClientBuilder
-from criteo_api_marketingsolutions_v2025_01.api.advertiser_api import AdvertiserApi
-from criteo_api_marketingsolutions_v2025_01.api.audience_api import AudienceApi
-from criteo_api_marketingsolutions_v2025_01.api.campaign_api import CampaignApi
-from criteo_api_marketingsolutions_v2025_01.api.gateway_api import GatewayApi
-from criteo_api_marketingsolutions_v2025_01.exceptions import ApiException
-from criteo_api_marketingsolutions_v2025_01.model.ad_set_audience_link_entity_v1 import (
-    AdSetAudienceLinkEntityV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.ad_set_audience_link_entity_v1_resource import (
-    AdSetAudienceLinkEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.ad_set_audience_link_input_entity_v1 import (
-    AdSetAudienceLinkInputEntityV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.algebra_node_v1 import AlgebraNodeV1
-from criteo_api_marketingsolutions_v2025_01.model.audience_bulk_create_input_v1 import (
-    AudienceBulkCreateInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_bulk_delete_input_v1 import (
-    AudienceBulkDeleteInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_bulk_update_input_v1 import (
-    AudienceBulkUpdateInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_compute_size_entity_v1_resource import (
-    AudienceComputeSizeEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_compute_sizes_input_v1 import (
-    AudienceComputeSizesInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_create_entity_v1 import (
-    AudienceCreateEntityV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_create_entity_v1_resource import (
-    AudienceCreateEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_delete_entity_v1_resource import (
-    AudienceDeleteEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_estimate_size_entity_v1 import (
-    AudienceEstimateSizeEntityV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_estimate_size_entity_v1_resource import (
-    AudienceEstimateSizeEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_estimate_size_input_v1 import (
-    AudienceEstimateSizeInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_search_entity_v1 import (
-    AudienceSearchEntityV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_search_entity_v1_resource import (
-    AudienceSearchEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_search_input_v1 import (
-    AudienceSearchInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_bulk_create_input_v1 import (
-    AudienceSegmentBulkCreateInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_bulk_delete_input_v1 import (
-    AudienceSegmentBulkDeleteInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_bulk_update_input_v1 import (
-    AudienceSegmentBulkUpdateInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_compute_size_entity_v1_resource import (  # noqa: E501
-    AudienceSegmentComputeSizeEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_compute_sizes_input_v1 import (
-    AudienceSegmentComputeSizesInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_create_entity_v1 import (
-    AudienceSegmentCreateEntityV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_create_entity_v1_resource import (  # noqa: E501
-    AudienceSegmentCreateEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_delete_entity_v1_resource import (  # noqa: E501
-    AudienceSegmentDeleteEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_estimate_size_input_v1 import (
-    AudienceSegmentEstimateSizeInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_search_entity_v1 import (
-    AudienceSegmentSearchEntityV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_search_entity_v1_resource import (  # noqa: E501
-    AudienceSegmentSearchEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_search_input_v1 import (
-    AudienceSegmentSearchInputV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_size_estimation_entity_v1 import (  # noqa: E501
-    AudienceSegmentSizeEstimationEntityV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_size_estimation_entity_v1_resource import (  # noqa: E501
-    AudienceSegmentSizeEstimationEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_update_entity_v1 import (
-    AudienceSegmentUpdateEntityV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_segment_update_entity_v1_resource import (  # noqa: E501
-    AudienceSegmentUpdateEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_update_entity_v1 import (
-    AudienceUpdateEntityV1,
-)
-from criteo_api_marketingsolutions_v2025_01.model.audience_update_entity_v1_resource import (
-    AudienceUpdateEntityV1Resource,
-)
-from criteo_api_marketingsolutions_v2025_01.rest import RESTResponse
 
 from tests.builders import Credentials
 from tests.conftest import POSTGRES_ADMIN, postgres_available
 from tests.engine.oracle import Oracle
 from tests.openapi import assert_conforms
+from tests.sdk_lines import sdk_module
 from tests.server import reach, running_server, server_environment
 
 ADVERTISER = "1001"
@@ -377,6 +267,17 @@ class Exchange:
 
 RECORDED = "_reach_conformance_recorded"
 
+# The SDK line the conformance suite drives unless a test names another (tests/sdk_lines.py).
+BASE_LINE = "2025.1"
+
+
+@cache
+def model(name: str, line: str = BASE_LINE) -> Any:
+    """The SDK model class ``name`` of ``line`` (``model("AlgebraNodeV1", "2027.1")``): every
+    line names its models, and their modules, alike."""
+    module = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    return getattr(sdk_module(line, f"model.{module}"), name)
+
 
 def _json(raw: bytes | str | None) -> Any:
     return json.loads(raw) if raw else None
@@ -385,24 +286,33 @@ def _json(raw: bytes | str | None) -> Any:
 class Sdk:
     """One official SDK client built as a user builds it, and the four APIs Reach serves.
 
+    ``line`` is the SDK build it comes from (a key of ``SDK_LINES``): its APIs call that line's
+    API version, and the helpers below build their requests from that line's models.
     Every HTTP exchange, the token requests included, is recorded in ``exchanges`` and its JSON
     answer checked against the OpenAPI contract before the SDK deserialises it.
     """
 
-    def __init__(self, credentials: Credentials, host: str) -> None:
+    def __init__(self, credentials: Credentials, host: str, line: str = BASE_LINE) -> None:
         self.credentials = credentials
-        self.client: Any = ApiClientBuilder.WithClientCredentials(
+        self.line = line
+        self.client: Any = sdk_module(line).ApiClientBuilder.WithClientCredentials(
             credentials.client_id, credentials.client_secret, host=host
         )
-        self.audience: Any = AudienceApi(self.client)
-        self.advertiser: Any = AdvertiserApi(self.client)
-        self.gateway: Any = GatewayApi(self.client)
-        self.campaign: Any = CampaignApi(self.client)
+        self.audience: Any = sdk_module(line, "api.audience_api").AudienceApi(self.client)
+        self.advertiser: Any = sdk_module(line, "api.advertiser_api").AdvertiserApi(self.client)
+        self.gateway: Any = sdk_module(line, "api.gateway_api").GatewayApi(self.client)
+        self.campaign: Any = sdk_module(line, "api.campaign_api").CampaignApi(self.client)
         self.exchanges: list[Exchange] = []
         self._observe(self.client.rest_client)
 
+    def model(self, name: str) -> Any:
+        """The model class ``name`` of this client's SDK line."""
+        return model(name, self.line)
+
     def _observe(self, rest: Any) -> None:
         send = rest.request
+        api_exception = sdk_module(self.line, "exceptions").ApiException
+        rest_response = sdk_module(self.line, "rest").RESTResponse
 
         def request(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
             def record(status: int, headers: Any, raw: bytes | None) -> None:
@@ -421,13 +331,13 @@ class Sdk:
 
             try:
                 response = send(method, url, *args, **kwargs)
-            except ApiException as exc:
+            except api_exception as exc:
                 # A failed token request surfaces again from the call that needed the token.
                 if not getattr(exc, RECORDED, False):
                     setattr(exc, RECORDED, True)
                     record(exc.status, exc.headers, exc.body)
                 raise
-            if isinstance(response, RESTResponse):
+            if isinstance(response, rest_response):
                 record(response.status, response.getheaders(), response.data)
             return response
 
@@ -446,9 +356,11 @@ class Sdk:
     def create(self, *entities: Any) -> Any:
         """CreateAudienceSegments with one item per ``AudienceSegmentCreateEntityV1``."""
         return self.audience.create_audience_segments(
-            AudienceSegmentBulkCreateInputV1(
+            self.model("AudienceSegmentBulkCreateInputV1")(
                 data=[
-                    AudienceSegmentCreateEntityV1Resource(type=RESOURCE_TYPE, attributes=entity)
+                    self.model("AudienceSegmentCreateEntityV1Resource")(
+                        type=RESOURCE_TYPE, attributes=entity
+                    )
                     for entity in entities
                 ]
             )
@@ -464,9 +376,9 @@ class Sdk:
     def update(self, *items: tuple[str, Any]) -> Any:
         """UpdateAudienceSegments with one item per (id, ``AudienceSegmentUpdateEntityV1``)."""
         return self.audience.update_audience_segments(
-            AudienceSegmentBulkUpdateInputV1(
+            self.model("AudienceSegmentBulkUpdateInputV1")(
                 data=[
-                    AudienceSegmentUpdateEntityV1Resource(
+                    self.model("AudienceSegmentUpdateEntityV1Resource")(
                         id=segment_id, type=RESOURCE_TYPE, attributes=attributes
                     )
                     for segment_id, attributes in items
@@ -477,9 +389,11 @@ class Sdk:
     def delete(self, *segment_ids: str) -> Any:
         """DeleteAudienceSegments with one item per id."""
         return self.audience.delete_audience_segments(
-            AudienceSegmentBulkDeleteInputV1(
+            self.model("AudienceSegmentBulkDeleteInputV1")(
                 data=[
-                    AudienceSegmentDeleteEntityV1Resource(id=segment_id, type=RESOURCE_TYPE)
+                    self.model("AudienceSegmentDeleteEntityV1Resource")(
+                        id=segment_id, type=RESOURCE_TYPE
+                    )
                     for segment_id in segment_ids
                 ]
             )
@@ -507,9 +421,10 @@ class Sdk:
             paging["limit"] = limit
         if offset is not None:
             paging["offset"] = offset
-        body = AudienceSegmentSearchInputV1(
-            data=AudienceSegmentSearchEntityV1Resource(
-                type=RESOURCE_TYPE, attributes=AudienceSegmentSearchEntityV1(**filters)
+        body = self.model("AudienceSegmentSearchInputV1")(
+            data=self.model("AudienceSegmentSearchEntityV1Resource")(
+                type=RESOURCE_TYPE,
+                attributes=self.model("AudienceSegmentSearchEntityV1")(**filters),
             )
         )
         return self.audience.search_audience_segments(
@@ -545,9 +460,11 @@ class Sdk:
     def segment_sizes(self, *segment_ids: str) -> Any:
         """ComputeAudienceSegmentsSizes with one item per id."""
         return self.audience.compute_audience_segments_sizes(
-            AudienceSegmentComputeSizesInputV1(
+            self.model("AudienceSegmentComputeSizesInputV1")(
                 data=[
-                    AudienceSegmentComputeSizeEntityV1Resource(id=segment_id, type=RESOURCE_TYPE)
+                    self.model("AudienceSegmentComputeSizeEntityV1Resource")(
+                        id=segment_id, type=RESOURCE_TYPE
+                    )
                     for segment_id in segment_ids
                 ]
             )
@@ -557,10 +474,10 @@ class Sdk:
         """EstimateAudienceSegmentsSizes of one definition: ``in_market=InMarketSizeEstimationV1``
         or ``location=LocationSizeEstimationV1``."""
         return self.audience.estimate_audience_segments_sizes(
-            AudienceSegmentEstimateSizeInputV1(
-                data=AudienceSegmentSizeEstimationEntityV1Resource(
+            self.model("AudienceSegmentEstimateSizeInputV1")(
+                data=self.model("AudienceSegmentSizeEstimationEntityV1Resource")(
                     type=RESOURCE_TYPE,
-                    attributes=AudienceSegmentSizeEstimationEntityV1(
+                    attributes=self.model("AudienceSegmentSizeEstimationEntityV1")(
                         advertiser_id=advertiser_id, **definition
                     ),
                 )
@@ -570,9 +487,11 @@ class Sdk:
     def audience_sizes(self, *audience_ids: str) -> Any:
         """ComputeAudiencesSizes with one item per id."""
         return self.audience.compute_audiences_sizes(
-            AudienceComputeSizesInputV1(
+            self.model("AudienceComputeSizesInputV1")(
                 data=[
-                    AudienceComputeSizeEntityV1Resource(id=audience_id, type=AUDIENCE_TYPE)
+                    self.model("AudienceComputeSizeEntityV1Resource")(
+                        id=audience_id, type=AUDIENCE_TYPE
+                    )
                     for audience_id in audience_ids
                 ]
             )
@@ -581,10 +500,10 @@ class Sdk:
     def estimate_audience_size(self, algebra: Any, advertiser_id: str = ADVERTISER) -> Any:
         """EstimateAudiencesSizes of one ``AlgebraNodeV1``."""
         return self.audience.estimate_audiences_sizes(
-            AudienceEstimateSizeInputV1(
-                data=AudienceEstimateSizeEntityV1Resource(
+            self.model("AudienceEstimateSizeInputV1")(
+                data=self.model("AudienceEstimateSizeEntityV1Resource")(
                     type=AUDIENCE_TYPE,
-                    attributes=AudienceEstimateSizeEntityV1(
+                    attributes=self.model("AudienceEstimateSizeEntityV1")(
                         advertiser_id=advertiser_id, algebra=algebra
                     ),
                 )
@@ -596,9 +515,11 @@ class Sdk:
     def create_audiences(self, *entities: Any) -> Any:
         """CreateAudiences with one item per ``AudienceCreateEntityV1``."""
         return self.audience.create_audiences(
-            AudienceBulkCreateInputV1(
+            self.model("AudienceBulkCreateInputV1")(
                 data=[
-                    AudienceCreateEntityV1Resource(type=AUDIENCE_TYPE, attributes=entity)
+                    self.model("AudienceCreateEntityV1Resource")(
+                        type=AUDIENCE_TYPE, attributes=entity
+                    )
                     for entity in entities
                 ]
             )
@@ -614,9 +535,9 @@ class Sdk:
     def update_audiences(self, *items: tuple[str, Any]) -> Any:
         """UpdateAudiences with one item per (id, ``AudienceUpdateEntityV1``)."""
         return self.audience.update_audiences(
-            AudienceBulkUpdateInputV1(
+            self.model("AudienceBulkUpdateInputV1")(
                 data=[
-                    AudienceUpdateEntityV1Resource(
+                    self.model("AudienceUpdateEntityV1Resource")(
                         id=audience_id, type=AUDIENCE_TYPE, attributes=attributes
                     )
                     for audience_id, attributes in items
@@ -627,9 +548,9 @@ class Sdk:
     def delete_audiences(self, *audience_ids: str) -> Any:
         """DeleteAudiences with one item per id."""
         return self.audience.delete_audiences(
-            AudienceBulkDeleteInputV1(
+            self.model("AudienceBulkDeleteInputV1")(
                 data=[
-                    AudienceDeleteEntityV1Resource(id=audience_id, type=AUDIENCE_TYPE)
+                    self.model("AudienceDeleteEntityV1Resource")(id=audience_id, type=AUDIENCE_TYPE)
                     for audience_id in audience_ids
                 ]
             )
@@ -660,9 +581,9 @@ class Sdk:
             paging["limit"] = limit
         if offset is not None:
             paging["offset"] = offset
-        body = AudienceSearchInputV1(
-            data=AudienceSearchEntityV1Resource(
-                type=AUDIENCE_TYPE, attributes=AudienceSearchEntityV1(**filters)
+        body = self.model("AudienceSearchInputV1")(
+            data=self.model("AudienceSearchEntityV1Resource")(
+                type=AUDIENCE_TYPE, attributes=self.model("AudienceSearchEntityV1")(**filters)
             )
         )
         return self.audience.search_audiences(audience_search_input_v1=body, **paging)
@@ -695,50 +616,64 @@ class Sdk:
         """UpdateAdSetAudience (CampaignApi): link the ad set to an audience, or unlink (None)."""
         return self.campaign.update_ad_set_audience(
             ad_set_id,
-            AdSetAudienceLinkInputEntityV1(
-                data=AdSetAudienceLinkEntityV1Resource(
+            self.model("AdSetAudienceLinkInputEntityV1")(
+                data=self.model("AdSetAudienceLinkEntityV1Resource")(
                     id=ad_set_id,
                     type=LINK_TYPE,
-                    attributes=AdSetAudienceLinkEntityV1(audience_id=audience_id),
+                    attributes=self.model("AdSetAudienceLinkEntityV1")(audience_id=audience_id),
                 )
             ),
         )
 
 
-def segment(name: str, advertiser_id: str = ADVERTISER, **fields: Any) -> Any:
+def segment(
+    name: str, advertiser_id: str = ADVERTISER, *, line: str = BASE_LINE, **fields: Any
+) -> Any:
     """An ``AudienceSegmentCreateEntityV1``, e.g. ``segment("x", contact_list={})``."""
-    return AudienceSegmentCreateEntityV1(advertiser_id=advertiser_id, name=name, **fields)
+    return model("AudienceSegmentCreateEntityV1", line)(
+        advertiser_id=advertiser_id, name=name, **fields
+    )
 
 
-def changes(**fields: Any) -> Any:
+def changes(*, line: str = BASE_LINE, **fields: Any) -> Any:
     """An ``AudienceSegmentUpdateEntityV1``, e.g. ``changes(name="y")``."""
-    return AudienceSegmentUpdateEntityV1(**fields)
+    return model("AudienceSegmentUpdateEntityV1", line)(**fields)
 
 
-def audience(name: str, algebra: Any, advertiser_id: str = ADVERTISER, **fields: Any) -> Any:
+def audience(
+    name: str,
+    algebra: Any,
+    advertiser_id: str = ADVERTISER,
+    *,
+    line: str = BASE_LINE,
+    **fields: Any,
+) -> Any:
     """An ``AudienceCreateEntityV1``, e.g. ``audience("x", node({"audienceSegmentId": s}))``."""
-    return AudienceCreateEntityV1(advertiser_id=advertiser_id, name=name, algebra=algebra, **fields)
+    return model("AudienceCreateEntityV1", line)(
+        advertiser_id=advertiser_id, name=name, algebra=algebra, **fields
+    )
 
 
-def audience_changes(**fields: Any) -> Any:
+def audience_changes(*, line: str = BASE_LINE, **fields: Any) -> Any:
     """An ``AudienceUpdateEntityV1``, e.g. ``audience_changes(name="y")``."""
-    return AudienceUpdateEntityV1(**fields)
+    return model("AudienceUpdateEntityV1", line)(**fields)
 
 
-def node(raw: dict[str, Any]) -> Any:
+def node(raw: dict[str, Any], line: str = BASE_LINE) -> Any:
     """The SDK's ``AlgebraNodeV1`` tree of an algebra written as its JSON (``and``, ``or``,
-    ``not``, ``audienceSegmentId``), so tests can state the wire form and send it the SDK way."""
+    ``not``, ``audienceSegmentId``), so tests can state the wire form and send it the SDK way
+    (of ``line``'s SDK)."""
     fields: dict[str, Any] = {}
     for key, value in raw.items():
         if key == "audienceSegmentId":
             fields["audience_segment_id"] = value
         elif key == "not":
-            fields["_not"] = node(value)
+            fields["_not"] = node(value, line)
         elif key in ("and", "or"):
-            fields[f"_{key}"] = [node(term) for term in value]
+            fields[f"_{key}"] = [node(term, line) for term in value]
         else:
             raise ValueError(f"not an algebra member: {key}")
-    return AlgebraNodeV1(**fields)
+    return model("AlgebraNodeV1", line)(**fields)
 
 
 def leaf(segment_id: str) -> dict[str, Any]:
@@ -746,7 +681,7 @@ def leaf(segment_id: str) -> dict[str, Any]:
     return {"audienceSegmentId": segment_id}
 
 
-def problem_body(exc: ApiException) -> dict[str, Any]:
+def problem_body(exc: Any) -> dict[str, Any]:
     """The JSON body of an error the SDK raised."""
     body: dict[str, Any] = json.loads(exc.body)
     return body
@@ -757,13 +692,19 @@ def wire_problems(response: Any) -> list[tuple[str | None, str | None, dict[str,
     return [(p.code, p.type, p.get("source")) for p in response.errors]
 
 
+class Connect(Protocol):
+    """Builds an SDK client for some credentials, of the 2025.1 line unless told another."""
+
+    def __call__(self, credentials: Credentials, line: str = ..., /) -> Sdk: ...
+
+
 @contextmanager
-def sdk_factory(url: str) -> Iterator[Callable[[Credentials], Sdk]]:
+def sdk_factory(url: str) -> Iterator[Connect]:
     """Build SDK clients of the server at ``url``; they are closed when the block ends."""
     opened: list[Sdk] = []
 
-    def build(credentials: Credentials) -> Sdk:
-        sdk = Sdk(credentials, url)
+    def build(credentials: Credentials, line: str = BASE_LINE) -> Sdk:
+        sdk = Sdk(credentials, url, line)
         opened.append(sdk)
         return sdk
 
@@ -775,14 +716,14 @@ def sdk_factory(url: str) -> Iterator[Callable[[Credentials], Sdk]]:
 
 
 @pytest.fixture
-def connect(reach_server: ReachServer) -> Iterator[Callable[[Credentials], Sdk]]:
+def connect(reach_server: ReachServer) -> Iterator[Connect]:
     """Build SDK clients for any credentials; they are closed when the test ends."""
     with sdk_factory(reach_server.url) as build:
         yield build
 
 
 @pytest.fixture
-def sized_connect(sized_server: SizedServer) -> Iterator[Callable[[Credentials], Sdk]]:
+def sized_connect(sized_server: SizedServer) -> Iterator[Connect]:
     """Build SDK clients of the sized server; they are closed when the test ends."""
     with sdk_factory(sized_server.url) as build:
         yield build
