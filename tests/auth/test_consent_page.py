@@ -112,6 +112,30 @@ class TestSignIn:
         # Still signed out.
         assert "/consent/sign-in" in http.get(authorize_url(api.credentials.client_id)).text
 
+    def test_a_sign_in_not_sent_by_the_page_is_refused(
+        self, http: TestClient, api: ApiUser, operator: str
+    ) -> None:
+        """Login CSRF: another site's form has neither the nonce cookie nor its token."""
+        page = http.get(authorize_url(api.credentials.client_id)).text
+        fields = Form(page).hidden
+        assert fields["csrf_token"]
+        for forged in ({**fields, "csrf_token": "x" * 43}, {**fields, "csrf_token": ""}):
+            response = http.post(
+                "/consent/sign-in",
+                data=forged | {"email": EMAIL, "password": PASSWORD},
+                follow_redirects=False,
+            )
+            assert response.status_code == 403
+            assert "set-cookie" not in response.headers
+        http.cookies.clear()
+        response = http.post(
+            "/consent/sign-in",
+            data=fields | {"email": EMAIL, "password": PASSWORD},
+            follow_redirects=False,
+        )
+        assert response.status_code == 403
+        assert "/consent/sign-in" in http.get(authorize_url(api.credentials.client_id)).text
+
     def test_the_right_password_signs_in_with_a_safe_cookie(
         self, http: TestClient, api: ApiUser, operator: str
     ) -> None:

@@ -21,7 +21,15 @@ from reach.auth.service import (
     check_redirect_uri,
     redirect_with,
 )
-from reach.auth.sessions import SESSION_COOKIE, SESSION_LIFETIME, OperatorSession, OperatorSessions
+from reach.auth.sessions import (
+    SESSION_COOKIE,
+    SESSION_LIFETIME,
+    SIGN_IN_COOKIE,
+    SIGN_IN_LIFETIME,
+    OperatorSession,
+    OperatorSessions,
+    new_sign_in_nonce,
+)
 from reach.kit.jsonbody import read_body
 from reach.kit.problems import Problem
 from reach.models import Operator
@@ -149,6 +157,40 @@ def _consent_form(
     )
 
 
+def _sign_in_page(
+    request: Request,
+    asked: AuthorizationRequest,
+    *,
+    email: str,
+    error: str | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """The sign-in form, its CSRF token bound to a nonce cookie (set here when missing)."""
+    sent = request.cookies.get(SIGN_IN_COOKIE)
+    nonce = sent or new_sign_in_nonce()
+    page = _page(
+        "sign_in.html",
+        status,
+        client_name=asked.client_name,
+        request_fields=asked.fields(),
+        csrf_token=_sessions(request).sign_in_token(nonce),
+        email=email,
+        error=error,
+    )
+    if sent:
+        return page
+    page.set_cookie(
+        SIGN_IN_COOKIE,
+        nonce,
+        max_age=int(SIGN_IN_LIFETIME.total_seconds()),
+        path="/consent",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="lax",
+    )
+    return page
+
+
 def _signed_in(
     request: Request, operators: OperatorService
 ) -> tuple[OperatorSession, Operator] | None:
@@ -178,13 +220,7 @@ async def consent_page(request: Request) -> Response:
                 return _error_page(str(exc))
             signed_in = _signed_in(request, operators)
             if signed_in is None:
-                return _page(
-                    "sign_in.html",
-                    client_name=asked.client_name,
-                    request_fields=asked.fields(),
-                    email="",
-                    error=None,
-                )
+                return _sign_in_page(request, asked, email="")
             return _consent_form(request, *signed_in, operators, asked)
 
     return await run_in_threadpool(render)
@@ -207,15 +243,20 @@ async def sign_in(request: Request) -> Response:
                 asked = _check_request(form, operators)
             except BadRequest as exc:
                 return _error_page(str(exc))
+            nonce = request.cookies.get(SIGN_IN_COOKIE)
+            if not _sessions(request).sign_in_matches(nonce, form.get("csrf_token", "")):
+                return _error_page(
+                    "The sign-in form is stale or was not sent by this page; open the link again.",
+                    403,
+                )
             operator = operators.sign_in(form.get("email", ""), form.get("password", ""))
             if operator is None:
-                return _page(
-                    "sign_in.html",
-                    401,
-                    client_name=asked.client_name,
-                    request_fields=asked.fields(),
+                return _sign_in_page(
+                    request,
+                    asked,
                     email=form.get("email", ""),
                     error="Wrong e-mail or password.",
+                    status=401,
                 )
             response = RedirectResponse(
                 f"/consent?{urlencode(asked.fields())}", status_code=303, headers=_PAGE_HEADERS

@@ -14,6 +14,14 @@ from reach.kit.clock import Clock
 
 SESSION_COOKIE = "reach_operator"
 SESSION_LIFETIME = timedelta(hours=8)
+# Before sign-in: a random nonce in a SameSite cookie, and a token derived from it in the form,
+# so another site cannot sign a browser in as its own operator (login CSRF).
+SIGN_IN_COOKIE = "reach_sign_in"
+SIGN_IN_LIFETIME = timedelta(hours=1)
+
+
+def new_sign_in_nonce() -> str:
+    return secrets.token_urlsafe(16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +72,10 @@ class OperatorSessions:
 
     def csrf_matches(self, session: OperatorSession, token: str) -> bool:
         return _same(token, self.csrf_token(session))
+
+    def sign_in_token(self, nonce: str) -> str:
+        """The CSRF token of the sign-in form shown with the ``nonce`` cookie."""
+        return _mac(self._key, f"sign-in:{nonce}")
+
+    def sign_in_matches(self, nonce: str | None, token: str) -> bool:
+        return bool(nonce) and _same(token, self.sign_in_token(nonce or ""))
