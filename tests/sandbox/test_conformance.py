@@ -4,13 +4,9 @@ faults surface as the SDK's own exceptions, with the answer's body and headers."
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.request import Request, urlopen
 
-import psycopg
 import pytest
 from criteo_api_marketingsolutions_v2025_01 import ApiClientBuilder
 from criteo_api_marketingsolutions_v2025_01.api.audience_api import AudienceApi
@@ -26,8 +22,8 @@ from criteo_api_marketingsolutions_v2025_01.model.audience_segment_search_input_
     AudienceSegmentSearchInputV1,
 )
 
-from tests.conftest import POSTGRES_ADMIN, postgres_available
-from tests.server import reach, running_server, server_environment
+from reach.testing import ReachSandbox, SandboxSettings, run_sandbox
+from tests.conformance.conftest import BACKENDS, metadata_database
 
 ADVERTISER = "1001"
 LATENCY_MS = 300
@@ -35,70 +31,31 @@ LATENCY_MS = 300
 pytestmark = pytest.mark.conformance
 
 
-@dataclass(frozen=True)
-class Sandboxed:
-    url: str
-    admin_token: str
-    client_id: str
-    client_secret: str
-
-    def control(self, method: str, path: str, body: Any = None) -> Any:
-        request = Request(
-            f"{self.url}/_reach{path}",
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={
-                "Authorization": f"Bearer {self.admin_token}",
-                "Content-Type": "application/json",
-            },
-        )
-        with urlopen(request, timeout=30) as answer:
-            return json.load(answer)["data"]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """The server's metadata store: SQLite in its data dir, or a PostgreSQL database of its own."""
-    if request.param == "sqlite":
-        yield None
-        return
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not reachable")
-    name = f"reach_sandbox_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="module")
-def server(database: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandboxed]:
-    data_dir = tmp_path_factory.mktemp("sandboxed")
-    env = server_environment(data_dir, database) | {"REACH_SANDBOX": "1"}
-    reach(env, "db", "upgrade")
-    reach(env, "advertisers", "add", ADVERTISER, "--name", "Sandboxed")
-    printed = json.loads(
-        reach(env, "clients", "create", "--name", "sdk", "--advertiser", ADVERTISER)
-    )
-    token = reach(env, "admin", "token").strip()
-    with running_server(env, data_dir / "server.log") as running:
-        yield Sandboxed(running.url, token, printed["client_id"], printed["client_secret"])
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ReachSandbox]:
+    """A sandboxed server (``reach.testing``) on each backend's metadata store."""
+    with (
+        metadata_database(request.param) as database_url,
+        run_sandbox(
+            tmp_path_factory.mktemp("sandboxed"),
+            SandboxSettings(client_id="sdk-client", client_name="sdk", database_url=database_url),
+        ) as sandbox,
+    ):
+        yield sandbox
 
 
 @pytest.fixture
-def sandbox(server: Sandboxed) -> Sandboxed:
+def sandbox(server: ReachSandbox) -> ReachSandbox:
     """The server with no fault rule and an empty journal."""
-    server.control("DELETE", "/faults")
-    server.control("DELETE", "/journal")
+    server.clear_faults()
+    server.admin("DELETE", "/_reach/journal")
     return server
 
 
 @pytest.fixture
-def sdk(sandbox: Sandboxed) -> Iterator[Any]:
+def sdk(sandbox: ReachSandbox) -> Iterator[Any]:
     client = ApiClientBuilder.WithClientCredentials(
         sandbox.client_id, sandbox.client_secret, host=sandbox.url
     )
@@ -128,10 +85,10 @@ def code_of(exc: ApiException) -> str:
     return str(problem["code"])
 
 
-def test_each_fault_is_the_sdk_s_exception(sandbox: Sandboxed, sdk: Any) -> None:
-    sandbox.control(
+def test_each_fault_is_the_sdk_s_exception(sandbox: ReachSandbox, sdk: Any) -> None:
+    sandbox.admin(
         "POST",
-        "/faults",
+        "/_reach/faults",
         {"operation": "SearchAudienceSegments", "answers": ["429", "500", "503"]},
     )
     too_many, crashed, unavailable = refused(sdk), refused(sdk), refused(sdk)
@@ -144,46 +101,48 @@ def test_each_fault_is_the_sdk_s_exception(sandbox: Sandboxed, sdk: Any) -> None
     assert unavailable.headers["Retry-After"] == "1"
     # The sequence is spent: the next call goes through.
     assert search(sdk).errors == []
-    [rule] = sandbox.control("GET", "/faults")
+    [rule] = sandbox.admin("GET", "/_reach/faults")
     assert (rule["fired"], rule["exhausted"]) == (3, True)
 
 
-def test_an_expired_token_then_a_retry_succeeds(sandbox: Sandboxed, sdk: Any) -> None:
-    sandbox.control("POST", "/faults", {"clientId": sandbox.client_id, "answers": ["401-expired"]})
+def test_an_expired_token_then_a_retry_succeeds(sandbox: ReachSandbox, sdk: Any) -> None:
+    sandbox.admin(
+        "POST", "/_reach/faults", {"clientId": sandbox.client_id, "answers": ["401-expired"]}
+    )
     expired = refused(sdk)
     assert (expired.status, code_of(expired)) == (401, "authorization-token-expired")
     assert search(sdk).errors == []
 
 
-def test_latency_is_measured_by_the_server(sandbox: Sandboxed, sdk: Any) -> None:
-    sandbox.control("POST", "/faults", {"answers": ["latency"], "delayMs": LATENCY_MS})
+def test_latency_is_measured_by_the_server(sandbox: ReachSandbox, sdk: Any) -> None:
+    sandbox.admin("POST", "/_reach/faults", {"answers": ["latency"], "delayMs": LATENCY_MS})
     assert search(sdk).errors == []
-    [entry] = sandbox.control("GET", f"/journal?clientId={sandbox.client_id}")
+    [entry] = sandbox.admin("GET", f"/_reach/journal?clientId={sandbox.client_id}")
     assert entry["fault"]["kind"] == "latency"
     assert entry["status"] == 200
     assert entry["durationMs"] >= LATENCY_MS
 
 
-def test_the_sdk_waits_out_a_503_on_a_get(sandbox: Sandboxed, sdk: Any) -> None:
+def test_the_sdk_waits_out_a_503_on_a_get(sandbox: ReachSandbox, sdk: Any) -> None:
     """urllib3 under the SDK honours Retry-After on GET calls: the 503 never reaches the
     caller, and the journal shows both tries."""
-    sandbox.control(
+    sandbox.admin(
         "POST",
-        "/faults",
+        "/_reach/faults",
         {"operation": "GetCurrentApplication", "answers": ["503"], "retryAfterSeconds": 1},
     )
     application = GatewayApi(sdk).get_current_application()
     assert application.data.attributes.name == "sdk"
-    journal = sandbox.control("GET", "/journal")
+    journal = sandbox.admin("GET", "/_reach/journal")
     assert [(e["operation"], e["status"]) for e in journal] == [
         ("GetCurrentApplication", 503),
         ("GetCurrentApplication", 200),
     ]
 
 
-def test_the_journal_of_sdk_calls(sandbox: Sandboxed, sdk: Any) -> None:
+def test_the_journal_of_sdk_calls(sandbox: ReachSandbox, sdk: Any) -> None:
     search(sdk)
-    [entry] = sandbox.control("GET", "/journal")
+    [entry] = sandbox.admin("GET", "/_reach/journal")
     assert (entry["clientId"], entry["operation"], entry["apiVersion"]) == (
         sandbox.client_id,
         "SearchAudienceSegments",
