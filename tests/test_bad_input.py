@@ -112,6 +112,18 @@ class TestUnknownFields:
         assert "internalNote" not in created["tolerated"]["attributes"]["retargeting"]
         assert len(segments(api)) == len(existing) + 2
 
+    def test_odd_numbers_beside_an_unknown_member(self, api: ApiUser, existing: Any) -> None:
+        """JSON that the schema reader takes (NaN, 1e400) still parses when members go."""
+        for odd in ("NaN", "1e400", "-Infinity"):
+            attributes = {"advertiserId": str(ADVERTISER), "name": f"odd {odd}", "contactList": {}}
+            item = {"attributes": attributes}
+            body = f'{{"data": [{json.dumps(item)}], "junk": {odd}}}'
+            response = api.call(
+                "POST", CREATE, content=body, headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 200, response.text
+            assert [w["code"] for w in response.json()["warnings"]] == ["unknown-field-ignored"]
+
     def test_a_body_of_many_unknown_members_lists_fifty(self, api: ApiUser, existing: Any) -> None:
         payload: dict[str, Any] = {"data": [retargeting(ADVERTISER, "many")]}
         payload |= {f"x{i}": i for i in range(80)}

@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from reach.contract.spec import _versioned
 from reach.versions import API_VERSIONS
 from tests.conftest import ADVERTISER, ApiUser
 from tests.openapi import operations, spec
@@ -181,6 +182,12 @@ class TestServedContract:
             for path, item in official["paths"].items():
                 assert served["paths"][path.replace("/2025-01/", f"/{version}/")] == item
             assert served["components"]["schemas"] == official["components"]["schemas"]
+
+    def test_each_caller_s_host_is_served_and_not_kept(self, http: TestClient) -> None:
+        for host in ("reach.example:8443", "other.example"):
+            served = http.get("/openapi.json", headers={"Host": host}).json()
+            assert served["servers"] == [{"url": f"http://{host}"}]
+        assert _versioned.cache_info().currsize <= len(API_VERSIONS)
 
     def test_the_newest_by_default_and_a_problem_for_others(self, http: TestClient) -> None:
         assert http.get("/openapi.json").json()["info"]["version"] == API_VERSIONS[-1]

@@ -21,13 +21,14 @@ def _official() -> str:
     return SPEC_FILE.read_text(encoding="utf-8")
 
 
+# The host placeholder of the rewritten contracts: its text stands nowhere else in the file.
+_HOST = "https://reach.invalid"
+
+
 @cache
-def spec_for(version: str, base_url: str) -> bytes:
-    """The contract of ``version`` as this server answers it: paths under ``/<version>/``, and
-    the server and OAuth2 URLs pointing at ``base_url``."""
-    if version not in API_VERSIONS:
-        raise ValueError(f"API version {version} is not served")
-    document = orjson.loads(_official().replace(UPSTREAM_HOST, base_url.rstrip("/")))
+def _versioned(version: str) -> str:
+    """The contract of ``version``, its URLs on a placeholder host (one per version, cached)."""
+    document = orjson.loads(_official().replace(UPSTREAM_HOST, _HOST))
     prefix = f"/{SPEC_VERSION}/"
     document["paths"] = {
         f"/{version}/{path.removeprefix(prefix)}" if path.startswith(prefix) else path: item
@@ -37,4 +38,15 @@ def spec_for(version: str, base_url: str) -> bytes:
     document["info"]["description"] = (
         f"{document['info'].get('description', '')}, as served by Reach (API {version})"
     )
-    return orjson.dumps(document)
+    return orjson.dumps(document).decode()
+
+
+def spec_for(version: str, base_url: str) -> bytes:
+    """The contract of ``version`` as this server answers it: paths under ``/<version>/``, and
+    the server and OAuth2 URLs pointing at ``base_url`` (taken from each request, never
+    cached: the Host header is the caller's to choose)."""
+    if version not in API_VERSIONS:
+        raise ValueError(f"API version {version} is not served")
+    # The base URL goes into JSON strings: encode it as one.
+    host = orjson.dumps(base_url.rstrip("/")).decode()[1:-1]
+    return _versioned(version).replace(_HOST, host).encode()

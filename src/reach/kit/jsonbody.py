@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import orjson
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, from_json, to_json
 
 from reach.kit.middleware import add_warnings
 from reach.kit.problems import (
@@ -96,12 +95,16 @@ def _tolerant_validate(model: type[M], raw: bytes, request: Request) -> M:
     problems = [problem_from_error(e) for e in errors if e["type"] != "extra_forbidden"]
     if problems:
         raise RequestProblems(problems)
-    document = orjson.loads(raw)
+    try:
+        # Pydantic's own parser: it read the body once already, so it reads it again the same.
+        document = from_json(raw)
+    except ValueError as exc:
+        raise InvalidJson(f"The body is not valid JSON: {exc}") from None
     for error in unknown:
         _without(document, tuple(error["loc"]))
     # Validated from JSON again, so strict typing reads it exactly as the first time.
     try:
-        return model.model_validate_json(orjson.dumps(document))
+        return model.model_validate_json(to_json(document, inf_nan_mode="constants"))
     except ValidationError as exc:
         raise problems_from_validation(exc) from None
 
