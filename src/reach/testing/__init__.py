@@ -33,6 +33,8 @@ from typing import Any
 
 HOST = "127.0.0.1"
 SERVER_START_SECONDS = 30.0
+# A server whose port was taken meanwhile is started again on another, this many times at most.
+START_ATTEMPTS = 3
 CLI_TIMEOUT_SECONDS = 60.0
 HTTP_TIMEOUT_SECONDS = 30.0
 
@@ -124,32 +126,56 @@ class RunningServer:
 
 @contextmanager
 def running_server(env: Mapping[str, str], log_path: Path) -> Iterator[RunningServer]:
-    """``reach serve`` on a free port until the block ends; its output goes to ``log_path``."""
-    port = free_port()
+    """``reach serve`` on a free port until the block ends; its output goes to ``log_path``.
+
+    A port found free can be taken by another process before the server binds it: a server
+    that exits at start is started again on another port (``START_ATTEMPTS`` times), and an
+    answer counts only while our process is alive.
+    """
     with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own command line, arguments as a list
-            [*reach_command(), "serve", "--host", HOST, "--port", str(port)],
-            env=dict(env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + SERVER_START_SECONDS
-            while not _answers(port):
-                if process.poll() is not None or time.monotonic() > deadline:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            port = free_port()
+            process = subprocess.Popen(  # noqa: S603 - our own command line, arguments as a list
+                [*reach_command(), "serve", "--host", HOST, "--port", str(port)],
+                env=dict(env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                if _started(process, port):
+                    yield RunningServer(f"http://{HOST}:{port}", process)
+                    return
+                if attempt == START_ATTEMPTS or process.returncode is None:
                     raise RuntimeError(
                         f"reach serve did not start (exit code {process.poll()}):\n"
                         + log_path.read_text(errors="replace")
                     )
-                time.sleep(0.05)
-            yield RunningServer(f"http://{HOST}:{port}", process)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            finally:
+                _stop(process)
+
+
+def _started(process: subprocess.Popen[bytes], port: int) -> bool:
+    """Whether ``process`` answers on ``port``; False when it exited or did not answer in time."""
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        answered = _answers(port)
+        if process.poll() is not None:
+            return False
+        if answered:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 @dataclass(frozen=True)
