@@ -1,1 +1,1 @@
-"""Audience segments: the create, update, delete and search operations of the 2025-01 API."""
+"""Audience segments: the create, update, delete and search operations of the Audience API."""

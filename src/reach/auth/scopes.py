@@ -1,4 +1,4 @@
-"""The OAuth2 scopes of the 2025-01 API and which a client receives."""
+"""The OAuth2 scopes of the Audience API and which a client receives."""
 
 from __future__ import annotations
 

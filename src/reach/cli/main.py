@@ -11,7 +11,7 @@ from reach.cli.serve import serve
 
 app = typer.Typer(
     name="reach",
-    help="Reach: a self-hosted audience segmentation server (Criteo Audience API 2025-01).",
+    help="Reach: a self-hosted audience segmentation server (Criteo Audience API, every version).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
