@@ -231,7 +231,7 @@ class TestValidation:
             ({"answers": ["500"], "delayMs": 10}, "invalid", "delayMs"),
             ({"answers": ["500"], "retryAfterSeconds": 10}, "invalid", "retryAfterSeconds"),
             ({"answers": ["500"], "operation": "SearchAudience"}, "unknown-operation", "operation"),
-            ({"answers": ["500"], "clientId": "nobody"}, "client-not-found", "clientId"),
+            ({"answers": ["500"], "clientId": "nobody"}, "unknown-client", "clientId"),
             ({"answers": ["500"], "anwsers": ["500"]}, "unknown-field", "anwsers"),
             ({"answers": "500"}, "invalid", "answers"),
         ],
@@ -255,6 +255,31 @@ class TestValidation:
             "POST", "/faults", content=b"answers=500", headers={"Content-Type": "text/plain"}
         )
         assert response.status_code == 415
+
+    def test_any_json_media_type_is_read(self, admin: Admin, api: ApiUser) -> None:
+        response = admin.call(
+            "POST",
+            "/faults",
+            content=b'{"answers": ["500"]}',
+            headers={"Content-Type": "application/vnd.api+json; charset=utf-8"},
+        )
+        assert response.status_code == 201, response.text
+        assert admin.faults()[0]["answers"] == ["500"]
+
+    @pytest.mark.parametrize(
+        ("content_type", "status", "code"),
+        [
+            ("text/plain", 415, "unsupported-media-type"),
+            ("", 415, "unsupported-media-type"),
+            ("application/json", 400, "required-field"),
+        ],
+    )
+    def test_no_body(self, admin: Admin, content_type: str, status: int, code: str) -> None:
+        """Read as the API reads a body: the media type first, then whether there is one."""
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = admin.call("POST", "/faults", content=b"", headers=headers)
+        assert response.status_code == status, response.text
+        assert problem(response)["code"] == code
 
     def test_every_problem_at_once(self, admin: Admin, http: TestClient) -> None:
         response = admin.call("POST", "/faults", json={"share": 2, "delayMs": -1})
@@ -281,3 +306,27 @@ def test_every_503_says_when_to_retry(api: ApiUser) -> None:
     assert response.status_code == 503
     assert problem(response)["code"] == "index-unavailable"
     assert int(response.headers["retry-after"]) > 0
+
+
+class TestSameAsTheRealThing:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"sandbox": True, "rate_limit_per_minute": 2}
+
+    def test_an_injected_429_reads_like_the_limiter_s(self, admin: Admin, api: ApiUser) -> None:
+        headers = api.headers()
+        admin.fault(answers=["429"])
+        injected = search(api, headers)
+        # Injected faults spend none of the budget: two calls go through, the third is refused.
+        assert [search(api, headers).status_code for _ in range(2)] == [200, 200]
+        refused = search(api, headers)
+        assert injected.status_code == refused.status_code == 429
+
+        def same(body: dict[str, Any]) -> dict[str, Any]:
+            [only] = body["errors"]
+            return {k: v for k, v in only.items() if k != "traceId"}
+
+        assert same(injected.json()) == same(refused.json())
+        assert "More than 2 calls this minute" in problem(refused)["detail"]
+        for header in ("x-ratelimit-limit", "x-ratelimit-reset", "retry-after"):
+            assert injected.headers[header] == refused.headers[header]

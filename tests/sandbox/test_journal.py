@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from reach.sandbox.journal import BODY_KEPT_BYTES
+from reach.sandbox.service import Sandbox
 from tests.builders import SEGMENTS, new_client
 from tests.conftest import ADVERTISER, OTHER_ADVERTISER, ApiUser
 from tests.sandbox.conftest import Admin
@@ -105,6 +106,50 @@ class TestElision:
             assert attributes["operation"] == "add"
         assert "person1@example.com" not in json.dumps(admin.journal())
 
+    @pytest.mark.parametrize(
+        "identifiers",
+        [
+            "alice@example.com",
+            {"email": "alice@example.com"},
+            [{"email": "alice@example.com"}],
+            4155550100,
+        ],
+        ids=["text", "object", "list-of-objects", "number"],
+    )
+    def test_identifiers_of_any_shape_are_not_kept(
+        self, admin: Admin, api: ApiUser, identifiers: Any
+    ) -> None:
+        segment_id = create(api, "crm")
+        attributes = {"operation": "add", "identifierType": "email", "identifiers": identifiers}
+        api.patch(
+            f"{SEGMENTS}/{segment_id}/contact-list",
+            {"data": {"type": "ContactlistAmendment", "attributes": attributes}},
+        )
+        entry = admin.journal()[-1]
+        assert entry["operation"] == "UpdateContactListByAudienceSegment"
+        kept = entry["body"]["data"]["attributes"]
+        expected = "<1 identifiers elided>" if isinstance(identifiers, list) else None
+        assert kept["identifiers"] == (expected or "<identifiers elided>")
+        assert kept["operation"] == "add"
+        assert "alice" not in json.dumps(entry)
+        assert "4155550100" not in json.dumps(entry)
+
+    def test_secrets_of_any_shape_are_not_kept(self, admin: Admin, api: ApiUser) -> None:
+        api.post(
+            SEARCH,
+            {
+                "data": {"attributes": {}},
+                "clientSecret": {"value": "s3cret"},
+                "refreshTokens": ["r3fresh"],
+                "password": 12345678,
+            },
+        )
+        [entry] = admin.journal()
+        assert entry["body"]["clientSecret"] == "<elided>"
+        assert entry["body"]["refreshTokens"] == entry["body"]["password"] == "<elided>"
+        for secret in ("s3cret", "r3fresh", "12345678"):
+            assert secret not in json.dumps(entry)
+
     def test_no_token_or_secret_is_kept(self, admin: Admin, api: ApiUser) -> None:
         token = api.token()
         api.post(
@@ -149,6 +194,24 @@ class TestPerClient:
         ]
         assert admin.journal(limit=2) == everyone[-2:]
         assert admin.journal(clientId="nobody") == []
+
+    def test_a_slow_call_keeps_its_number_of_arrival(
+        self, admin: Admin, api: ApiUser, sandbox: Sandbox
+    ) -> None:
+        """While a latency fault holds the first call, a second one arrives and is answered."""
+        admin.fault(operation="SearchAudienceSegments", answers=["latency"], delayMs=100)
+        headers = api.headers()
+
+        def meanwhile(_: float) -> None:
+            api.http.get("/2025-01/marketing-solutions/me", headers=headers)
+
+        sandbox.sleep = meanwhile
+        api.post(SEARCH, {})
+        slow, quick = admin.journal()
+        assert (slow["operation"], slow["fault"]["kind"]) == ("SearchAudienceSegments", "latency")
+        assert quick["operation"] == "GetCurrentApplication"
+        assert slow["sequence"] < quick["sequence"]
+        assert admin.journal(clientId=api.credentials.client_id) == [slow, quick]
 
     def test_clearing(self, admin: Admin, api: ApiUser) -> None:
         api.post(SEARCH, {})

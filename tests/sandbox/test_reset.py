@@ -7,12 +7,16 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from pyroaring import BitMap
 from sqlalchemy import func, select
 
 from reach.audience_segment.service import AudienceSegmentService
+from reach.contact_list.storage import ListStore
 from reach.lookalike.service import Lookalikes
+from reach.lookalike.storage import ResultStore
 from reach.lookalike.worker import LookalikeWorker
 from reach.models import AdSet, Advertiser, ApiClient, Brand
+from reach.sandbox.service import reset_store
 from tests.builders import (
     AUDIENCES,
     SEGMENTS,
@@ -202,6 +206,36 @@ class TestReset:
         assert again["audienceSegments"] == 3
         assert segment_ids(sizer, SECOND) == {made[SECOND]["behavioral"]}
 
+    def test_a_lookalike_made_meanwhile_keeps_its_result(
+        self,
+        app: FastAPI,
+        sizer: ApiUser,
+        made: dict[int, dict[str, str]],
+    ) -> None:
+        """Another advertiser's lookalike, created and built between the reset's commit and
+        its clean-up of files, is not the reset's to remove."""
+        data_dir: Path = app.state.settings.data_dir
+        late: list[str] = []
+
+        class ListsWhileOthersWork(ListStore):
+            def drop(self, segment_id: int) -> None:
+                super().drop(segment_id)
+                [look] = create_segments(
+                    sizer, item(SECOND, "late", lookalike={"seedSegmentId": made[SECOND]["seed"]})
+                )
+                # Built as the worker builds it (its scan would also tidy up, so not a scan).
+                results.save(int(look), "late", BitMap([1, 2, 3]), {"built_at": "now"})
+                late.append(look)
+
+        results: ResultStore = app.state.lookalikes.results
+        lists = ListsWhileOthersWork(app.state.list_matches.lists.root)
+        report = reset_store(app.state.database, lists, results, FIRST)
+
+        assert (report.lookalike_results, len(late)) == (1, 1)
+        assert not (data_dir / "lookalikes" / made[FIRST]["look"]).exists()
+        assert (data_dir / "lookalikes" / made[SECOND]["look"]).exists()
+        assert (data_dir / "lookalikes" / late[0]).exists()
+
     def test_twice_removes_nothing_more(
         self, admin: Admin, made: dict[int, dict[str, str]]
     ) -> None:
@@ -227,6 +261,29 @@ class TestRefused:
         assert response.status_code == 400
         assert problem(response)["code"] == "advertiser-not-found"
         assert problem(response)["source"] == {"advertiserId": "advertiserId"}
+
+    def test_any_json_media_type_is_read(self, admin: Admin, sizer: ApiUser) -> None:
+        response = admin.call(
+            "POST",
+            "/reset",
+            content=b'{"advertiserId": "999"}',
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert response.status_code == 400
+        assert problem(response)["code"] == "advertiser-not-found"
+
+    def test_a_body_that_is_not_json(self, admin: Admin, sizer: ApiUser) -> None:
+        response = admin.call(
+            "POST", "/reset", content=b"advertiserId=999", headers={"Content-Type": "text/plain"}
+        )
+        assert response.status_code == 415
+        assert problem(response)["code"] == "unsupported-media-type"
+
+    def test_a_misspelt_member_is_refused(self, admin: Admin, sizer: ApiUser) -> None:
+        response = admin.call("POST", "/reset", json={"advertiserID": str(FIRST)})
+        assert response.status_code == 400
+        assert problem(response)["code"] == "unknown-field"
+        assert problem(response)["source"] == {"advertiserID": "advertiserID"}
 
     @pytest.mark.parametrize("body", [{"advertiserId": "x1"}, {"advertiserId": 1001}, {"id": "1"}])
     def test_a_bad_body(self, admin: Admin, sizer: ApiUser, body: dict[str, Any]) -> None:

@@ -36,11 +36,7 @@ def authenticate(request: Request) -> Principal:
         usage = limiter.hit(principal.client_id)
         request.state.rate_limit = usage
         if not usage.allowed:
-            raise RateLimited(
-                f"More than {usage.limit} calls this minute; retry after {usage.reset_epoch}"
-                " (x-ratelimit-reset, epoch seconds)",
-                retry_after=usage.retry_after,
-            )
+            raise RateLimited.from_usage(usage)
     return principal
 
 

@@ -131,18 +131,58 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
-    """A dependency that reads the body as ``model`` or fails the request with problems."""
+def _require_json(content_type: str) -> None:
+    if not _is_json(content_type):
+        raise UnsupportedMediaType(
+            f"Send the body as application/json, not '{content_type or 'nothing'}'"
+        )
+
+
+async def _read_json(
+    request: Request, model: type[M], *, tolerate_unknown: bool, optional: bool
+) -> M | None:
+    content_type = request.headers.get("content-type", "")
+    if not optional:
+        _require_json(content_type)
+    raw = await read_body(request, request.app.state.settings.max_body_bytes)
+    if not raw.strip():
+        if optional:
+            return None
+        raise RequiredField("The request body is required")
+    _require_json(content_type)
+    if tolerate_unknown:
+        return _tolerant_validate(model, raw, request)
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise problems_from_validation(exc) from None
+
+
+def json_body(
+    model: type[M], *, tolerate_unknown: bool = True
+) -> Callable[[Request], Awaitable[M]]:
+    """A dependency that reads the body as ``model`` or fails the request with problems.
+
+    Members the schema does not name are dropped with a warning, as Criteo does; with
+    ``tolerate_unknown=False`` they fail the request (``unknown-field``), for bodies where a
+    misspelt member must not quietly mean something else.
+    """
 
     async def dependency(request: Request) -> M:
-        content_type = request.headers.get("content-type", "")
-        if not _is_json(content_type):
-            raise UnsupportedMediaType(
-                f"Send the body as application/json, not '{content_type or 'nothing'}'"
-            )
-        raw = await read_body(request, request.app.state.settings.max_body_bytes)
-        if not raw.strip():
-            raise RequiredField("The request body is required")
-        return _tolerant_validate(model, raw, request)
+        found = await _read_json(request, model, tolerate_unknown=tolerate_unknown, optional=False)
+        assert found is not None
+        return found
+
+    return dependency
+
+
+def optional_json_body(
+    model: type[M], *, tolerate_unknown: bool = True
+) -> Callable[[Request], Awaitable[M | None]]:
+    """Like ``json_body``, for a body that may be left out: no body (whatever its content
+    type says) reads as None."""
+
+    async def dependency(request: Request) -> M | None:
+        return await _read_json(request, model, tolerate_unknown=tolerate_unknown, optional=True)
 
     return dependency

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from reach.kit.ratelimit import RateLimitState
 
 # The statuses whose answers carry ``Retry-After``.
 RETRY_STATUSES = frozenset({429, 503})
@@ -208,6 +211,11 @@ class TokenExpired(AuthenticationProblem):
     code = "authorization-token-expired"
     title = "The access token has expired"
 
+    @classmethod
+    def access_token(cls) -> TokenExpired:
+        """What a client's expired access token is answered (an injected fault says the same)."""
+        return cls("The access token has expired; request a new one")
+
 
 class MissingScope(Problem):
     status = 403
@@ -239,6 +247,16 @@ class RateLimited(RetryLater):
     type = "quota"
     code = "rate-limit-exceeded"
     title = "Too many calls"
+
+    @classmethod
+    def from_usage(cls, usage: RateLimitState) -> RateLimited:
+        """The refusal of a call that ``usage`` does not allow (the limiter's, or an injected
+        one: both say the same)."""
+        return cls(
+            f"More than {usage.limit} calls this minute; retry after {usage.reset_epoch}"
+            " (x-ratelimit-reset, epoch seconds)",
+            retry_after=usage.retry_after,
+        )
 
 
 class ServiceUnavailable(RetryLater):

@@ -5,16 +5,14 @@ Served only when the sandbox is on, and only to holders of an admin token.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from reach.auth.repository import ClientRepository
 from reach.db import Database
-from reach.kit.jsonbody import problems_from_validation, read_body
-from reach.kit.problems import RequiredField, UnsupportedMediaType
+from reach.kit.jsonbody import json_body, optional_json_body
 from reach.kit.wire import JsonResponse
 from reach.sandbox.auth import require_admin
 from reach.sandbox.faults import FaultRule
@@ -31,29 +29,17 @@ router = APIRouter(prefix="/_reach", tags=["Sandbox"], dependencies=[Depends(req
 
 MAX_JOURNAL_LIMIT = 100_000
 
-M = TypeVar("M", bound=BaseModel)
+# Control bodies are read strictly: a rule with a misspelt member must not quietly do
+# something else.
+ResetBody = Annotated[
+    ResetInput | None, Depends(optional_json_body(ResetInput, tolerate_unknown=False))
+]
+FaultBody = Annotated[FaultRuleInput, Depends(json_body(FaultRuleInput, tolerate_unknown=False))]
 
 
 def _sandbox(request: Request) -> Sandbox:
     sandbox: Sandbox = request.app.state.sandbox
     return sandbox
-
-
-async def _strict_body(request: Request, model: type[M], *, optional: bool) -> M | None:
-    """The body as ``model``, members it does not name refused (a sandbox rule with a typo must
-    not quietly do something else)."""
-    raw = await read_body(request, request.app.state.settings.max_body_bytes)
-    if not raw.strip():
-        if optional:
-            return None
-        raise RequiredField("The request body is required")
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media != "application/json":
-        raise UnsupportedMediaType(f"Send the body as application/json, not '{media or 'nothing'}'")
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise problems_from_validation(exc) from None
 
 
 def _envelope(data: Any) -> JsonResponse:
@@ -63,9 +49,9 @@ def _envelope(data: Any) -> JsonResponse:
 @router.post("/reset", operation_id="SandboxReset")
 async def reset(
     request: Request,
+    body: ResetBody,
     advertiser_id: Annotated[str | None, Query(alias="advertiserId")] = None,
 ) -> JsonResponse:
-    body = await _strict_body(request, ResetInput, optional=True)
     if body is not None and body.advertiser_id is not None:
         advertiser_id = body.advertiser_id
     state = request.app.state
@@ -91,9 +77,7 @@ async def reset(
 
 
 @router.post("/faults", operation_id="SandboxAddFault", status_code=201)
-async def add_fault(request: Request) -> JsonResponse:
-    body = await _strict_body(request, FaultRuleInput, optional=False)
-    assert body is not None
+async def add_fault(request: Request, body: FaultBody) -> JsonResponse:
     database: Database = request.app.state.database
 
     def add() -> FaultRule:

@@ -19,9 +19,12 @@ class AdvertiserNotFound(Problem):
     title = "No such advertiser"
 
 
-class ClientNotFound(Problem):
-    code = "client-not-found"
-    title = "No such API client"
+class UnknownClient(Problem):
+    """A rule names a client that does not exist: a member of the body that is wrong (400),
+    not a missing resource of the path (``client-not-found``, 404, reach.auth.errors)."""
+
+    code = "unknown-client"
+    title = "No API client has this id"
 
 
 class UnknownOperation(Problem):

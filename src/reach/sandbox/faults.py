@@ -137,11 +137,7 @@ def _too_many_calls(request: Request, rule: FaultRule, _: Sleep) -> None:
     )
     # The x-ratelimit-* headers, exactly as the real limiter's refusal sends them.
     request.state.rate_limit = usage
-    raise RateLimited(
-        f"More than {usage.limit} calls this minute; retry after {usage.reset_epoch}"
-        " (x-ratelimit-reset, epoch seconds)",
-        retry_after=usage.retry_after,
-    )
+    raise RateLimited.from_usage(usage)
 
 
 def _internal_error(request: Request, rule: FaultRule, _: Sleep) -> None:
@@ -158,8 +154,7 @@ def _unavailable(request: Request, rule: FaultRule, _: Sleep) -> None:
 
 
 def _token_expired(request: Request, rule: FaultRule, _: Sleep) -> None:
-    # Word for word what an expired access token is answered (reach.auth.tokens).
-    raise TokenExpired("The access token has expired; request a new one")
+    raise TokenExpired.access_token()
 
 
 def _latency(request: Request, rule: FaultRule, sleep: Sleep) -> None:

@@ -1,9 +1,10 @@
 """The request journal: the last calls of each client, as the server saw and answered them.
 
 ``JournalMiddleware`` is a pure ASGI middleware, installed only when the sandbox is on. It keeps
-a copy of each API call's JSON body, with the identifiers of contact lists replaced by their
-count and anything named like a secret or a token blanked, never a header, and only its first
-``BODY_KEPT_BYTES`` once elided; of the answer it keeps the status and the codes of its problems.
+a copy of each API call's JSON body, with the identifiers of contact lists replaced (a list by
+its count) and anything named like a secret or a token blanked, never a header, and only its
+first ``BODY_KEPT_BYTES`` once elided; of the answer it keeps the status and the codes of its
+problems.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -76,15 +77,15 @@ class Journal:
     def entries(
         self, client_id: str | None, *, everyone: bool, limit: int | None
     ) -> list[JournalEntry]:
-        """The newest ``limit`` entries (all when None), oldest first: of one client (None:
-        calls whose caller is unknown), or of ``everyone``."""
+        """The newest ``limit`` entries (all when None), in order of arrival: of one client
+        (None: calls whose caller is unknown), or of ``everyone``."""
         with self._lock:
+            kept: Iterable[JournalEntry]
             if everyone:
-                found = sorted(
-                    (e for kept in self._entries.values() for e in kept), key=lambda e: e.sequence
-                )
+                kept = (e for entries in self._entries.values() for e in entries)
             else:
-                found = list(self._entries.get(client_id, ()))
+                kept = iter(self._entries.get(client_id, ()))
+            found = sorted(kept, key=lambda e: e.sequence)
         if limit is None:
             return found
         return found[len(found) - limit :] if limit else []
@@ -97,14 +98,18 @@ class Journal:
 
 
 def elided(document: Any) -> Any:
-    """``document`` with every ``identifiers`` list replaced by its count and every member
-    named like a secret blanked."""
+    """``document`` with whatever stands under an ``identifiers`` member replaced (a list by
+    its count), and every member named like a secret blanked, whatever their type."""
     if isinstance(document, dict):
         kept: dict[str, Any] = {}
         for key, value in document.items():
             lowered = str(key).lower()
-            if lowered == "identifiers" and isinstance(value, list):
-                kept[key] = f"<{len(value)} identifiers elided>"
+            if lowered == "identifiers":
+                kept[key] = (
+                    f"<{len(value)} identifiers elided>"
+                    if isinstance(value, list)
+                    else "<identifiers elided>"
+                )
             elif any(word in lowered for word in SECRET_WORDS):
                 kept[key] = "<elided>"
             else:
@@ -159,6 +164,8 @@ class JournalMiddleware:
         if scope["type"] != "http" or version_of(scope["path"]) is None:
             await self.app(scope, receive, send)
             return
+        # Numbered on arrival: a call that takes long (a latency fault) keeps its place.
+        sequence = self.journal.next_sequence()
         at = self.clock.now()
         started = time.perf_counter()
         body = bytearray()
@@ -190,11 +197,14 @@ class JournalMiddleware:
         try:
             await self.app(scope, receive_copy, send_copy)
         finally:
-            self._record(scope, at, started, bytes(body), body_bytes, bytes(answer), answered)
+            self._record(
+                scope, sequence, at, started, bytes(body), body_bytes, bytes(answer), answered
+            )
 
     def _record(
         self,
         scope: Scope,
+        sequence: int,
         at: datetime,
         started: float,
         body: bytes,
@@ -215,7 +225,7 @@ class JournalMiddleware:
         route = scope.get("route")
         self.journal.add(
             JournalEntry(
-                sequence=self.journal.next_sequence(),
+                sequence=sequence,
                 at=at,
                 client_id=state.get(CLIENT_KEY),
                 method=scope["method"],

@@ -7,6 +7,7 @@ a load balancer would each have their own). The reset works on the store, so the
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 
-from reach.audience_segment.repository import AudienceSegmentRepository
 from reach.auth.repository import ClientRepository
 from reach.config import Settings
 from reach.contact_list.storage import ListStore
@@ -25,7 +25,7 @@ from reach.kit.problems import Invalid, Problem, RequestProblems, RequiredField,
 from reach.lookalike.storage import ResultStore
 from reach.reference.repository import AdvertiserRepository
 from reach.sandbox.auth import AdminTokens
-from reach.sandbox.errors import AdvertiserNotFound, ClientNotFound, UnknownOperation
+from reach.sandbox.errors import AdvertiserNotFound, UnknownClient, UnknownOperation
 from reach.sandbox.faults import MAX_RULES, FaultBook, FaultRule, Sleep, serve
 from reach.sandbox.journal import CLIENT_KEY, FAULT_KEY, Journal
 from reach.sandbox.repository import ResetRepository
@@ -71,11 +71,12 @@ def reset_store(
             advertiser_ids = [advertiser_id]
         advertisers.lock(advertiser_ids)
         removed = resets.remove(advertiser_ids)
-        lookalikes_left = {s.id for s in AudienceSegmentRepository(session).of_type("Lookalike")}
     for segment_id in removed.contact_list_ids:
         lists.drop(segment_id)
+    # Only the removed lookalikes' results: one created meanwhile keeps its own.
     built = sum(results.has_any(i) for i in removed.lookalike_ids)
-    results.keep_only(lookalikes_left)
+    for segment_id in removed.lookalike_ids:
+        _drop_results(results, segment_id)
     return ResetReport(
         advertiser_id=advertiser_id,
         audience_segments=removed.segments,
@@ -84,6 +85,12 @@ def reset_store(
         lookalike_results=built,
         ad_set_links=removed.ad_set_links,
     )
+
+
+def _drop_results(results: ResultStore, segment_id: int) -> None:
+    # ResultStore keeps one folder per lookalike (reach.lookalike.storage) and has no way yet
+    # to drop a single one.
+    shutil.rmtree(results.root / str(segment_id), ignore_errors=True)
 
 
 def operation_ids(routers: Iterable[APIRouter]) -> set[str]:
@@ -149,7 +156,7 @@ class Sandbox:
         problems = rule_problems(body, self.operations)
         if body.client_id is not None and clients.by_client_id(body.client_id) is None:
             problems.append(
-                ClientNotFound(
+                UnknownClient(
                     f"No client with id {body.client_id}", source={"clientId": "clientId"}
                 )
             )
