@@ -173,6 +173,28 @@ class TestAuthorizationCodeGrant:
         # Failed client authentication does not use the code up.
         tokens(exchange(api.http, api.credentials, consent.code))
 
+    @pytest.mark.parametrize("client_id", ["a\x00b", "a\x1bb", "x" * 65])
+    @pytest.mark.parametrize("grant_type", ["authorization_code", "client_credentials"])
+    def test_an_impossible_client_id_is_an_unknown_client(
+        self, api: ApiUser, consent: IssuedCode, client_id: str, grant_type: str
+    ) -> None:
+        """A client id with a control character (PostgreSQL refuses NUL in text) or longer
+        than any client's is refused before the database is asked."""
+        form = {
+            "grant_type": grant_type,
+            "code": consent.code,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": client_id,
+            "client_secret": api.credentials.client_secret,
+        }
+        refused(api.http.post(TOKEN, data=form), 401, "invalid_client", "invalid-client")
+        basic = base64.b64encode(f"{client_id}:{api.credentials.client_secret}".encode()).decode()
+        del form["client_id"], form["client_secret"]
+        in_basic = api.http.post(TOKEN, data=form, headers={"Authorization": f"Basic {basic}"})
+        refused(in_basic, 401, "invalid_client", "invalid-client")
+        # The code was not used up.
+        tokens(exchange(api.http, api.credentials, consent.code))
+
     @pytest.mark.parametrize("missing", ["code", "redirect_uri"])
     def test_code_and_redirect_uri_are_required(
         self, api: ApiUser, consent: IssuedCode, missing: str

@@ -3,14 +3,19 @@ request; the code it hands out works at the token endpoint."""
 
 from __future__ import annotations
 
+import threading
+import time
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.exceptions import VerifyMismatchError
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from reach.auth import service
 from tests.builders import REDIRECT_URI, ManualClock, add_operator, new_client, revoke
 from tests.conftest import ADVERTISER, OTHER_ADVERTISER, ApiUser
 
@@ -288,6 +293,22 @@ class TestBadRequests:
             ({"redirect_uri": "/relative/path"}, "redirect URI"),
             ({"redirect_uri": "https://app.example/cb#frag"}, "fragment"),
             ({"redirect_uri": ""}, "redirect_uri"),
+            # Python's hostname is good.example; a browser goes to evil.example.
+            ({"redirect_uri": "https://evil.example\\@good.example/cb"}, "backslash"),
+            ({"redirect_uri": "https://evil.example\\.good.example/cb"}, "backslash"),
+            ({"redirect_uri": "https://good.example/cb\\x"}, "backslash"),
+            ({"redirect_uri": "https://user@good.example/cb"}, "user@host"),
+            ({"redirect_uri": "https://good.example:pw@evil.example/cb"}, "user@host"),
+            ({"redirect_uri": "https://good.example/c\u0085b"}, "control characters"),
+            ({"redirect_uri": "https://good.example/c\u00a0b"}, "spaces"),
+            ({"redirect_uri": "https://good.example\u2028/cb"}, "spaces"),
+            ({"redirect_uri": "https://evil%2Eexample/cb"}, "host"),
+            ({"redirect_uri": "https://bücher.example/cb"}, "xn--"),
+            ({"redirect_uri": "https://good.example:0/cb"}, "host"),
+            ({"redirect_uri": "https://good.example:99999/cb"}, "not a URL"),
+            ({"client_id": "a\x00b"}, "client_id"),
+            ({"client_id": "a\x1fb"}, "client_id"),
+            ({"client_id": "x" * 65}, "client_id"),
         ],
     )
     def test_bad_requests_show_an_error_page_and_never_redirect(
@@ -312,13 +333,196 @@ class TestBadRequests:
         response = http.get(authorize_url(api.credentials.client_id), follow_redirects=False)
         assert response.status_code == 400
 
+    @pytest.mark.parametrize(
+        "redirect_uri", ["javascript:alert(1)", "https://evil.example\\@good.example/cb"]
+    )
     def test_a_bad_redirect_in_the_decision_never_redirects(
-        self, http: TestClient, consent_page: str
+        self, http: TestClient, consent_page: str, redirect_uri: str
     ) -> None:
-        fields = Form(consent_page).hidden | {
-            "decision": "deny",
-            "redirect_uri": "javascript:alert(1)",
-        }
+        fields = Form(consent_page).hidden | {"decision": "deny", "redirect_uri": redirect_uri}
         response = http.post("/consent", data=fields, follow_redirects=False)
         assert response.status_code == 400
         assert "location" not in response.headers
+
+    @pytest.mark.parametrize("client_id", ["a\x00b", "x" * 65])
+    def test_an_impossible_client_id_in_the_forms_is_an_unknown_client(
+        self, http: TestClient, consent_page: str, client_id: str
+    ) -> None:
+        fields = Form(consent_page).hidden | {"client_id": client_id}
+        for path in ("/consent", "/consent/sign-in"):
+            response = http.post(
+                path,
+                data=fields | {"decision": "deny", "email": EMAIL, "password": PASSWORD},
+                follow_redirects=False,
+            )
+            assert response.status_code == 400
+            assert "client_id names no active client" in response.text
+            assert "location" not in response.headers
+
+
+class TestRedirectHost:
+    @pytest.mark.parametrize(
+        ("redirect_uri", "shown"),
+        [
+            ("https://App.Example:8443/cb", "app.example:8443"),
+            ("http://[::1]:8080/cb", "[::1]:8080"),
+            ("https://xn--bcher-kva.example/cb", "xn--bcher-kva.example"),
+        ],
+    )
+    def test_the_page_names_the_host_the_browser_goes_to(
+        self, http: TestClient, api: ApiUser, operator: str, redirect_uri: str, shown: str
+    ) -> None:
+        page = http.get(authorize_url(api.credentials.client_id, redirect_uri))
+        consent = http.get(sign_in(http, page.text).headers["location"])
+        assert f"you go back to\n{shown}." in consent.text
+
+
+class TestSignInLimits:
+    def test_failures_per_address_are_limited_without_hashing(
+        self,
+        http: TestClient,
+        api: ApiUser,
+        operator: str,
+        clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        page = http.get(authorize_url(api.credentials.client_id)).text
+        for attempt in range(5):
+            # Spellings of one address share one count.
+            email = EMAIL if attempt % 2 else EMAIL.upper()
+            assert sign_in(http, page, email, f"wrong password {attempt}").status_code == 401
+        checks = count_password_checks(monkeypatch)
+        refused = sign_in(http, page)
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("text/html")
+        assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+        assert "Too many failed sign-ins" in refused.text
+        assert "set-cookie" not in refused.headers
+        assert checks == []  # refused before argon2 ran
+        # Another address is not affected.
+        assert sign_in(http, page, "nobody@example.com", PASSWORD).status_code == 401
+        clock.advance(minutes=15)
+        assert sign_in(http, page).status_code == 303
+
+    def test_an_unknown_address_is_limited_alike(
+        self, http: TestClient, api: ApiUser, operator: str
+    ) -> None:
+        """The limit does not tell which addresses exist."""
+        page = http.get(authorize_url(api.credentials.client_id)).text
+        answers = [sign_in(http, page, "nobody@example.com").status_code for _ in range(6)]
+        assert answers == [401] * 5 + [429]
+
+    def test_a_successful_sign_in_does_not_count(
+        self, http: TestClient, api: ApiUser, operator: str
+    ) -> None:
+        page = http.get(authorize_url(api.credentials.client_id)).text
+        for _ in range(4):
+            assert sign_in(http, page, password="wrong password!").status_code == 401
+        for _ in range(3):
+            assert sign_in(http, page).status_code == 303
+        assert sign_in(http, page, password="wrong password!").status_code == 401
+        assert sign_in(http, page).status_code == 429
+
+    def test_failures_per_client_address_are_limited(
+        self,
+        http: TestClient,
+        api: ApiUser,
+        operator: str,
+        clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # A cheap dummy hash for the unknown addresses (argon2 reads its cost from the hash).
+        cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("x" * 12)
+        monkeypatch.setattr(service, "_unknown_operator_hash", lambda: cheap)
+        page = http.get(authorize_url(api.credentials.client_id)).text
+        for n in range(20):
+            assert sign_in(http, page, f"guess{n}@example.com").status_code == 401
+        refused = sign_in(http, page)
+        assert refused.status_code == 429
+        assert "retry-after" in refused.headers
+        clock.advance(minutes=15)
+        assert sign_in(http, page).status_code == 303
+
+    def test_few_password_checks_run_at_once(
+        self, app: FastAPI, http: TestClient, api: ApiUser, operator: str
+    ) -> None:
+        """argon2 holds 64 MiB per check: parallel sign-ins wait for one of two slots."""
+        page = http.get(authorize_url(api.credentials.client_id)).text
+        gate = PasswordGate()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(service, "_passwords", lambda: gate)
+            answers: list[int] = []
+            workers = [
+                threading.Thread(
+                    target=lambda n=n: answers.append(
+                        sign_in(http, page, password=f"wrong password {n}").status_code
+                    )
+                )
+                for n in range(5)
+            ]
+            for worker in workers:
+                worker.start()
+            try:
+                # Every request either checks its password or waits for a slot, unless more
+                # checks than allowed run at once. The deadline only keeps a broken test from
+                # hanging; nothing here is timed.
+                deadline = time.monotonic() + 30
+                with gate.changed:
+                    while not (gate.running > 2 or (gate.running == 2 and waiting(app) == 3)):
+                        assert time.monotonic() < deadline, "the sign-ins never settled"
+                        gate.changed.wait(0.01)
+                    assert gate.running == 2
+            finally:
+                gate.open()
+                for worker in workers:
+                    worker.join()
+        assert answers == [401] * 5
+        assert gate.most == 2
+
+
+def waiting(app: FastAPI) -> int:
+    """Sign-ins waiting for a password-check slot."""
+    guard = getattr(app.state, "sign_in_guard", None)
+    return 0 if guard is None else int(guard.waiting)
+
+
+class PasswordGate:
+    """A stand-in for argon2 that holds each check until opened, counting those running."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.running = 0
+        self.most = 0
+        self._open = False
+
+    def verify(self, stored: str, password: str) -> bool:
+        with self.changed:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.changed.notify_all()
+            # A long bound, not a timing: it only keeps a broken test from hanging.
+            self.changed.wait_for(lambda: self._open, timeout=30)
+            self.running -= 1
+        raise VerifyMismatchError
+
+    def open(self) -> None:
+        with self.changed:
+            self._open = True
+            self.changed.notify_all()
+
+
+def count_password_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The password checks made from now on (each still runs argon2)."""
+    checks: list[str] = []
+    real = service._passwords()
+
+    class Counting:
+        def verify(self, stored: str, password: str) -> bool:
+            checks.append(password)
+            return real.verify(stored, password)
+
+        def hash(self, password: str) -> str:
+            return real.hash(password)
+
+    monkeypatch.setattr(service, "_passwords", Counting)
+    return checks

@@ -78,10 +78,30 @@ def test_consent_grant_refusals(run: CliRunner) -> None:
         (["--advertiser", "999"], "Unknown advertiser"),
         (["--advertiser", "x"], "not a number"),
         (["--advertiser", "42", "--redirect-uri", "ftp://x/y"], "http or https"),
+        (
+            ["--advertiser", "42", "--redirect-uri", "https://evil.example\\@app.example/cb"],
+            "backslash",
+        ),
+        (["--advertiser", "42", "--redirect-uri", "https://me@app.example/cb"], "user@host"),
     ):
         result = run.invoke(cli, [*base, *extra])
         assert result.exit_code == 1
         assert message in result.output
+    impossible = run.invoke(
+        cli,
+        [
+            "consent",
+            "grant",
+            "--client",
+            "a\x1bb",
+            "--advertiser",
+            "42",
+            "--redirect-uri",
+            REDIRECT,
+        ],
+    )
+    assert impossible.exit_code == 1
+    assert "No client with id" in impossible.output
     unknown = run.invoke(cli, ["consent", "revoke", "77"])
     assert unknown.exit_code == 1
     assert "No consent with id 77" in unknown.output

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,6 +19,8 @@ from reach.auth.service import (
     IssuedCode,
     OperatorService,
     check_redirect_uri,
+    email_key,
+    redirect_host,
     redirect_with,
 )
 from reach.auth.sessions import (
@@ -30,6 +32,7 @@ from reach.auth.sessions import (
     OperatorSessions,
     new_sign_in_nonce,
 )
+from reach.auth.throttle import Attempt, SignInGuard
 from reach.kit.jsonbody import read_body
 from reach.kit.problems import Problem
 from reach.models import Operator
@@ -99,6 +102,15 @@ def _sessions(request: Request) -> OperatorSessions:
     return sessions
 
 
+def _guard(request: Request) -> SignInGuard:
+    # Made on first use, in the event loop (its semaphore belongs to the running loop).
+    state = request.app.state
+    guard: SignInGuard | None = getattr(state, "sign_in_guard", None)
+    if guard is None:
+        guard = state.sign_in_guard = SignInGuard(state.clock)
+    return guard
+
+
 def _check_request(fields: Mapping[str, str], operators: OperatorService) -> AuthorizationRequest:
     """RFC 6749 §4.1.2.1: a bad client or redirect URI is told to the user, never redirected
     to; Reach shows a bad response_type the same way."""
@@ -149,7 +161,7 @@ def _consent_form(
         client_name=asked.client_name,
         access="read" if asked.read_only else "read and manage",
         operator_email=operator.email,
-        redirect_host=urlsplit(asked.redirect_uri).netloc,
+        redirect_host=redirect_host(asked.redirect_uri),
         advertisers=operators.advertisers_of(operator),
         csrf_token=_sessions(request).csrf_token(session),
         request_fields=asked.fields(),
@@ -229,50 +241,70 @@ async def consent_page(request: Request) -> Response:
 @consent_router.post("/consent/sign-in")
 async def sign_in(request: Request) -> Response:
     """Check an operator's e-mail and password; on success, a session cookie and back to the
-    consent page with the same authorization request."""
+    consent page with the same authorization request. Failures are limited per e-mail address
+    and per client address, and few password checks run at once (see ``throttle``)."""
     try:
         form = await _read_form(request)
     except BadRequest as exc:
         return _error_page(str(exc))
     state = request.app.state
 
-    def check() -> Response:
+    def prepare() -> AuthorizationRequest | Response:
         with state.database.session() as db:
-            operators = OperatorService(db, state.clock)
             try:
-                asked = _check_request(form, operators)
+                asked = _check_request(form, OperatorService(db, state.clock))
             except BadRequest as exc:
                 return _error_page(str(exc))
-            nonce = request.cookies.get(SIGN_IN_COOKIE)
-            if not _sessions(request).sign_in_matches(nonce, form.get("csrf_token", "")):
-                return _error_page(
-                    "The sign-in form is stale or was not sent by this page; open the link again.",
-                    403,
-                )
-            operator = operators.sign_in(form.get("email", ""), form.get("password", ""))
-            if operator is None:
-                return _sign_in_page(
-                    request,
-                    asked,
-                    email=form.get("email", ""),
-                    error="Wrong e-mail or password.",
-                    status=401,
-                )
-            response = RedirectResponse(
-                f"/consent?{urlencode(asked.fields())}", status_code=303, headers=_PAGE_HEADERS
+        nonce = request.cookies.get(SIGN_IN_COOKIE)
+        if not _sessions(request).sign_in_matches(nonce, form.get("csrf_token", "")):
+            return _error_page(
+                "The sign-in form is stale or was not sent by this page; open the link again.",
+                403,
             )
-            response.set_cookie(
-                SESSION_COOKIE,
-                _sessions(request).issue(operator.id),
-                max_age=int(SESSION_LIFETIME.total_seconds()),
-                path="/consent",
-                secure=request.url.scheme == "https",
-                httponly=True,
-                samesite="lax",
-            )
-            return response
+        return asked
 
-    return await run_in_threadpool(check)
+    asked = await run_in_threadpool(prepare)
+    if isinstance(asked, Response):
+        return asked
+    email = form.get("email", "")
+    guard = _guard(request)
+    attempt = guard.begin(email_key(email), request.client.host if request.client else "")
+    if not isinstance(attempt, Attempt):
+        # Refused before any password is hashed: a refusal costs the server nothing.
+        page = _sign_in_page(
+            request,
+            asked,
+            email=email,
+            error="Too many failed sign-ins; wait a few minutes before trying again.",
+            status=429,
+        )
+        page.headers["Retry-After"] = str(attempt)
+        return page
+
+    def check_password() -> int | None:
+        with state.database.session() as db:
+            operator = OperatorService(db, state.clock).sign_in(email, form.get("password", ""))
+            return None if operator is None else operator.id
+
+    operator_id = await guard.check(lambda: run_in_threadpool(check_password))
+    if operator_id is None:
+        return _sign_in_page(
+            request, asked, email=email, error="Wrong e-mail or password.", status=401
+        )
+    guard.succeeded(attempt)
+    response = RedirectResponse(
+        f"/consent?{urlencode(asked.fields())}", status_code=303, headers=_PAGE_HEADERS
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        _sessions(request).issue(operator_id),
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        path="/consent",
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="lax",
+    )
+    return response
 
 
 @consent_router.post("/consent")

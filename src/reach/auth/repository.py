@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from reach.kit.findings import control_character
 from reach.models import (
     ApiClient,
     AuthorizationCode,
@@ -32,12 +33,20 @@ def _claimed(session: Session, statement: Any) -> bool:
     return result.rowcount == 1
 
 
+# The length of the client_id column; chosen ids have at most this many characters too.
+CLIENT_ID_MAX_LENGTH = 64
+
+
 class ClientRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def by_client_id(self, client_id: str) -> ApiClient | None:
-        """The client alone: the hot paths (tokens, every call) never need its grants as objects."""
+        """The client alone: the hot paths (tokens, every call) never need its grants as objects.
+        An id no client can have (too long, or with a control character) names none and is not
+        sent to the database: PostgreSQL refuses a NUL in text with an error."""
+        if len(client_id) > CLIENT_ID_MAX_LENGTH or control_character(client_id) is not None:
+            return None
         return self.session.scalars(
             select(ApiClient).where(ApiClient.client_id == client_id)
         ).one_or_none()

@@ -60,6 +60,8 @@ CHOSEN_SECRET_MAX_LENGTH = 256
 CODE_LIFETIME = timedelta(minutes=10)
 REDIRECT_URI_MAX_LENGTH = 2048
 PASSWORD_MIN_LENGTH = 12
+# RFC 3696 (with its erratum): an address has at most 254 characters; a bit more is kept.
+EMAIL_MAX_LENGTH = 320
 # argon2 hashes whatever it is given; a bound keeps one sign-in from costing much more.
 PASSWORD_MAX_LENGTH = 1024
 
@@ -90,20 +92,47 @@ def check_chosen_secret(secret: str) -> None:
         raise Invalid("A chosen client secret is printable ASCII without spaces")
 
 
+# The authority of a redirect URI: a host name of ASCII letters, digits, dots and dashes (an
+# international name in its xn-- form) or a bracketed IPv6 address, and an optional port. No
+# userinfo, backslash or percent sign: browsers read those differently from Python, so the host
+# the consent page shows could differ from the one the browser goes to.
+_REDIRECT_AUTHORITY = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
 def check_redirect_uri(uri: str) -> None:
-    """A redirect URI: an absolute http(s) URL without a fragment (RFC 6749 §3.1.2)."""
+    """A redirect URI: an absolute http(s) URL without a fragment (RFC 6749 §3.1.2), whose host
+    Python and browsers read the same way."""
     if len(uri) > REDIRECT_URI_MAX_LENGTH:
         raise Invalid(f"A redirect URI has at most {REDIRECT_URI_MAX_LENGTH} characters")
-    if any(c <= " " or c == "\x7f" for c in uri):
+    if any(c <= " " or c.isspace() or control_character(c) for c in uri):
         raise Invalid("A redirect URI contains no spaces or control characters")
+    if "\\" in uri:
+        raise Invalid("A redirect URI contains no backslash")
     try:
         parts = urlsplit(uri)
+        port = parts.port
     except ValueError:
         raise Invalid(f"'{uri}' is not a URL") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise Invalid("A redirect URI is an absolute http or https URL")
+    if "@" in parts.netloc:
+        raise Invalid("A redirect URI has no user name or password (user@host)")
+    if not _REDIRECT_AUTHORITY.match(parts.netloc) or port == 0:
+        raise Invalid(
+            "A redirect URI's host is a name of letters, digits, '.' and '-' (xn-- for an"
+            " international name) or an [IPv6] address, with an optional port"
+        )
     if parts.fragment or uri.endswith("#"):
         raise Invalid("A redirect URI has no fragment (#...)")
+
+
+def redirect_host(uri: str) -> str:
+    """The host (and port, if any) a checked redirect URI sends the browser to, as the consent
+    page shows it."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    shown = f"[{host}]" if ":" in host else host
+    return shown if parts.port is None else f"{shown}:{parts.port}"
 
 
 def redirect_with(uri: str, params: dict[str, str]) -> str:
@@ -120,6 +149,15 @@ def normalized_email(email: str) -> str:
     except EmailNotValidError as exc:
         raise Invalid(f"'{email}' is not a valid e-mail address: {exc}") from None
     return checked.normalized.lower()
+
+
+def email_key(email: str) -> str:
+    """The key failed sign-ins are counted under: the address as it is stored, so that
+    spellings of one address share one count; any other text as given (it names nobody)."""
+    try:
+        return normalized_email(email)
+    except Invalid:
+        return email.strip().lower()[:EMAIL_MAX_LENGTH]
 
 
 @cache
