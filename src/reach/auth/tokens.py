@@ -119,7 +119,7 @@ class TokenSigner:
             raise TokenInvalid("The access token is not one this server issued") from None
         expires = int(claims["exp"])
         if self._clock.now().timestamp() >= expires + self.grace_seconds:
-            raise TokenExpired("The access token has expired; request a new one")
+            raise TokenExpired.access_token()
         scope = claims.get("scope", "")
         consent = claims.get(CONSENT_CLAIM)
         if consent is not None and (not isinstance(consent, int) or isinstance(consent, bool)):

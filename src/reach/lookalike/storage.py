@@ -125,6 +125,13 @@ class ResultStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def drop(self, segment_id: int) -> None:
+        """Remove every result of one lookalike, on disk and in memory."""
+        shutil.rmtree(self._folder(segment_id), ignore_errors=True)
+        with self._lock:
+            for cached in [k for k in self._cache if k[0] == segment_id]:
+                del self._cache[cached]
+
     def keep_only(self, segment_ids: set[int]) -> None:
         """Remove the results of lookalikes that no longer exist."""
         if not self.root.is_dir():

@@ -7,7 +7,6 @@ a load balancer would each have their own). The reset works on the store, so the
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -76,7 +75,7 @@ def reset_store(
     # Only the removed lookalikes' results: one created meanwhile keeps its own.
     built = sum(results.has_any(i) for i in removed.lookalike_ids)
     for segment_id in removed.lookalike_ids:
-        _drop_results(results, segment_id)
+        results.drop(segment_id)
     return ResetReport(
         advertiser_id=advertiser_id,
         audience_segments=removed.segments,
@@ -85,12 +84,6 @@ def reset_store(
         lookalike_results=built,
         ad_set_links=removed.ad_set_links,
     )
-
-
-def _drop_results(results: ResultStore, segment_id: int) -> None:
-    # ResultStore keeps one folder per lookalike (reach.lookalike.storage) and has no way yet
-    # to drop a single one.
-    shutil.rmtree(results.root / str(segment_id), ignore_errors=True)
 
 
 def operation_ids(routers: Iterable[APIRouter]) -> set[str]:
