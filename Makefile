@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PYTEST_ARGS ?=
+# Two workers: the machines have two cores, and half the suite waits on servers it started.
+PYTEST_ARGS ?= -n 2
 # The official SDK is tested at three lines: the pinned 2025.1 build (a dev dependency) and the
 # newest builds of these. They share one distribution name, so each goes into its own folder
 # under $(SDK_DIR), which the conformance tests put on their path (module names differ).
