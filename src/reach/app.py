@@ -51,11 +51,11 @@ from reach.sandbox.service import Sandbox, operation_ids
 from reach.schema import SchemaNotCurrent, require_current_schema
 from reach.sizing.endpoints import router as sizing_router
 from reach.sizing.service import InMarketSizes
-from reach.versions import API_VERSIONS, is_served, version_of
+from reach.versions import API_VERSIONS, VERSION_PREFIX, is_served, version_of
 
 log = logging.getLogger("reach")
 
-# Every router of the Criteo API: each is served under every version of ``API_VERSIONS``.
+# Every router of the Criteo API: each route answers under every version of ``API_VERSIONS``.
 VERSIONED_ROUTERS = (
     auth_router,
     reference_router,
@@ -204,7 +204,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(consent_router)
     app.include_router(contract_router)
     app.mount(DOCS_ASSETS, docs_assets)
-    for api_version in API_VERSIONS:
-        for router in VERSIONED_ROUTERS:
-            app.include_router(router, prefix=f"/{api_version}")
+    for router in VERSIONED_ROUTERS:
+        app.include_router(router, prefix=VERSION_PREFIX)
     return app

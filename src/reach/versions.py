@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from starlette.convertors import Convertor, register_url_convertor
+
 # Oldest first. Their audience operations and models are identical but for the path prefix, so
 # serving a new version is one more entry here.
 API_VERSIONS: tuple[str, ...] = (
@@ -29,3 +31,21 @@ def version_of(path: str) -> str | None:
 
 def is_served(version: str) -> bool:
     return version in API_VERSIONS
+
+
+class ServedVersion(Convertor[str]):
+    """A path segment that is one of ``API_VERSIONS``: each route is declared once, under
+    ``/{api_version:api_version}``, and matches only the served versions."""
+
+    regex = "|".join(re.escape(version) for version in API_VERSIONS)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("api_version", ServedVersion())
+# The prefix of every versioned route.
+VERSION_PREFIX = "/{api_version:api_version}"
