@@ -64,6 +64,27 @@ class TestEntries:
         assert entry["fault"] == {"rule": rule["id"], "kind": "503"}
         assert (entry["status"], entry["problemCodes"]) == (503, ["service-unavailable"])
 
+    def test_a_call_answered_before_its_body_was_read_keeps_its_body(
+        self, admin: Admin, api: ApiUser
+    ) -> None:
+        """A fault (or a refused token) answers before the body is read: the journal reads it."""
+        segment = create(api, "faulted list")
+        admin.fault(answers=["401-expired"])
+        amendment = {
+            "data": {
+                "attributes": {"operation": "add", "identifiers": ["a@example.com", "b@x.org"]}
+            }
+        }
+        api.patch(f"/2026-07/audiences/{segment}/contactlist", amendment)
+        api.http.post(SEARCH, json={"data": {"attributes": {}}})
+        faulted, anonymous = admin.journal()[-2:]
+        assert faulted["status"] == 401
+        assert faulted["body"] == {
+            "data": {"attributes": {"operation": "add", "identifiers": "<2 identifiers elided>"}}
+        }
+        assert anonymous["problemCodes"] == ["authorization-token-missing"]
+        assert anonymous["body"] == {"data": {"attributes": {}}}
+
     def test_calls_without_a_known_caller(self, admin: Admin, api: ApiUser) -> None:
         api.http.post(SEARCH, json={})
         api.http.post(SEARCH, json={}, headers={"Authorization": "Bearer nonsense"})

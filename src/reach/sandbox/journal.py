@@ -9,6 +9,8 @@ problems.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
@@ -151,6 +153,17 @@ def _header(headers: Iterator[tuple[bytes, bytes]], name: bytes) -> str:
     return next((v.decode("latin-1") for k, v in headers if k.lower() == name), "")
 
 
+# How long the journal waits for the rest of a body the call did not read.
+REST_READ_SECONDS = 2.0
+
+
+def _announces_no_body(scope: Scope) -> bool:
+    """A request that says it has no body (no Content-Length or zero, and not chunked)."""
+    headers = dict(scope.get("headers", []))
+    length = headers.get(b"content-length", b"0").strip()
+    return b"transfer-encoding" not in headers and (not length.isdigit() or int(length) == 0)
+
+
 class JournalMiddleware:
     """Records every API call (the paths under a version) in the journal."""
 
@@ -170,11 +183,13 @@ class JournalMiddleware:
         started = time.perf_counter()
         body = bytearray()
         body_bytes = 0
+        # Whether the request's body was read to its end (by the app, or here).
+        body_read = _announces_no_body(scope)
         answer = bytearray()
         answered: dict[str, Any] = {"status": 500, "headers": []}
 
         async def receive_copy() -> Message:
-            nonlocal body_bytes
+            nonlocal body_bytes, body_read
             message = await receive()
             if message["type"] == "http.request":
                 chunk = message.get("body", b"")
@@ -182,10 +197,22 @@ class JournalMiddleware:
                 # Past the server's own limit the call is refused anyway (413).
                 if len(body) + len(chunk) <= self.max_body_bytes:
                     body.extend(chunk)
+                body_read = not message.get("more_body", False)
+            elif message["type"] == "http.disconnect":
+                body_read = True
             return message
+
+        async def read_rest() -> None:
+            """The body a call answered before reading it (a fault, a refused token): read
+            here, before the answer starts, while the server still hands it over."""
+            while not body_read and body_bytes <= self.max_body_bytes:
+                await receive_copy()
 
         async def send_copy(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if not body_read:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(read_rest(), REST_READ_SECONDS)
                 answered["status"] = message["status"]
                 answered["headers"] = list(message.get("headers", []))
             elif message["type"] == "http.response.body":
