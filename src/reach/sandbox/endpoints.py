@@ -19,7 +19,6 @@ from reach.sandbox.faults import FaultRule
 from reach.sandbox.schemas import (
     FaultRuleInput,
     FaultRuleOut,
-    JournalEntryOut,
     ResetInput,
     ResetOut,
 )
@@ -109,9 +108,7 @@ def journal(
 ) -> JsonResponse:
     kept = _sandbox(request).journal
     entries = kept.entries(client_id, everyone=client_id is None, limit=limit)
-    return _envelope(
-        [JournalEntryOut.of(e).model_dump(mode="json", by_alias=True) for e in entries]
-    )
+    return _envelope([e.model_dump(mode="json", by_alias=True) for e in entries])
 
 
 @router.delete("/journal", operation_id="SandboxClearJournal")

@@ -15,15 +15,16 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
+from pydantic import ConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reach.kit.clock import Clock
 from reach.kit.middleware import TRACE_HEADER
+from reach.kit.wire import ResponseModel
 from reach.versions import version_of
 
 BODY_KEPT_BYTES = 64 * 1024
@@ -35,8 +36,11 @@ CLIENT_KEY = "sandbox_client"
 FAULT_KEY = "sandbox_fault"
 
 
-@dataclass(frozen=True)
-class JournalEntry:
+class JournalEntry(ResponseModel):
+    """One call as the journal keeps it, and as ``GET /_reach/journal`` shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
     sequence: int
     at: datetime
     client_id: str | None

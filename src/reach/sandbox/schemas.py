@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from reach.kit.wire import RequestModel, ResponseModel
 from reach.sandbox.faults import MAX_ANSWERS, MAX_DELAY_MS, FaultRule
-from reach.sandbox.journal import JournalEntry
 
 FaultKindName = Literal["429", "500", "503", "401-expired", "latency"]
 
@@ -70,29 +69,6 @@ class FaultRuleOut(ResponseModel):
             fired=rule.fired,
             exhausted=rule.exhausted,
         )
-
-
-class JournalEntryOut(ResponseModel):
-    sequence: int
-    at: datetime
-    client_id: str | None
-    method: str
-    path: str
-    api_version: str | None
-    operation: str | None
-    status: int
-    trace_id: str | None
-    problem_codes: list[str]
-    warning_codes: list[str]
-    duration_ms: float
-    body: Any
-    body_bytes: int
-    body_truncated: bool
-    fault: dict[str, str] | None
-
-    @classmethod
-    def of(cls, entry: JournalEntry) -> JournalEntryOut:
-        return cls(**{name: getattr(entry, name) for name in cls.model_fields})
 
 
 class ResetOut(ResponseModel):
