@@ -108,6 +108,9 @@ async def _on_http(request: Request, exc: Exception) -> JsonResponse:
         problem = InternalError(str(exc.detail))
     response = problems_response(request, [problem])
     response.status_code = exc.status_code
+    # E.g. the Allow header of a 405 (RFC 9110 §15.5.6).
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
     return response
 
 

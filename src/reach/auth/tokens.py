@@ -20,6 +20,8 @@ ISSUER = "reach"
 # A private claim: the consent behind a token of the authorization-code flow.
 CONSENT_CLAIM = "reach_consent"
 CLIENT_SECRET_BYTES = 32  # 256 bits
+# The year 9999: a later expiry is no time datetime can hold.
+MAX_EXPIRY = 253_402_300_799
 GRANT_BYTES = 32  # authorization codes and refresh tokens: 256 bits
 
 
@@ -117,7 +119,15 @@ class TokenSigner:
             )
         except jwt.PyJWTError:
             raise TokenInvalid("The access token is not one this server issued") from None
-        expires = int(claims["exp"])
+        expires = claims["exp"]
+        # Signed by us, yet checked like any input: an int of a plausible size, a string subject.
+        if (
+            not isinstance(expires, int)
+            or isinstance(expires, bool)
+            or not 0 < expires < MAX_EXPIRY
+            or not isinstance(claims["sub"], str)
+        ):
+            raise TokenInvalid("The access token is not one this server issued")
         if self._clock.now().timestamp() >= expires + self.grace_seconds:
             raise TokenExpired.access_token()
         scope = claims.get("scope", "")
