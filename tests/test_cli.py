@@ -342,6 +342,19 @@ def test_contact_list_upload_and_stats(run: CliRunner, tmp_path: Path) -> None:
     refused = run.invoke(cli, ["contact-list", "upload", segment_id, str(removal)])
     assert refused.exit_code == 1
     assert "read-only" in refused.output
+    # A binary file, or text that is not UTF-8: refused before anything is sent.
+    ok(run, "contact-list", "read-only", segment_id, "--off")
+    for name, content in [
+        ("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+        ("latin1.csv", "mail\nperson1@example.com\nzoë@example.com\n".encode("latin-1")),
+    ]:
+        odd = tmp_path / name
+        odd.write_bytes(content)
+        refused = run.invoke(cli, ["contact-list", "upload", segment_id, str(odd)])
+        assert refused.exit_code == 1
+        assert "nothing was sent" in refused.output
+        assert "Traceback" not in refused.output
+    assert "118" in ok(run, "contact-list", "stats", segment_id)
 
 
 def test_commands_refuse_a_store_without_its_schema(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections import Counter
 from collections.abc import Iterator
@@ -53,6 +54,31 @@ def _values(handle: TextIO, column: str | None, is_csv: bool) -> Iterator[str]:
             yield row[position]
 
 
+NUL = b"\x00"
+
+
+def _text_problem(file: Path) -> str | None:
+    """Why ``file`` is not UTF-8 text (checked before any batch is sent, so a binary file
+    changes nothing), or None."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with file.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            nul = chunk.find(NUL)
+            if nul >= 0:
+                return f"byte {offset + nul} is NUL: this is not a text file"
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return f"byte {offset + exc.start} is not UTF-8: this is not a UTF-8 text file"
+            offset += len(chunk)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "the file ends inside a UTF-8 character"
+    return None
+
+
 @app.command()
 def upload(
     segment_id: Annotated[str, typer.Argument(metavar="SEGMENT_ID")],
@@ -71,6 +97,10 @@ def upload(
         raise typer.Exit(1)
     if not file.is_file():
         err.print(f"[red]error:[/red] {file}: no such file")
+        raise typer.Exit(1)
+    problem = _text_problem(file)
+    if problem is not None:
+        err.print(f"[red]error:[/red] {file}: {problem}; nothing was sent")
         raise typer.Exit(1)
     operation: Literal["add", "remove"] = "remove" if remove else "add"
     valid = invalid = batches = 0
