@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     algebra_max_depth: int = Field(
         default=3, ge=1, le=20, description="How deep and/or/not operators may nest."
     )
+    algebra_max_leaves: int = Field(
+        default=256,
+        ge=1,
+        le=100_000,
+        description=(
+            "How many segment references one audience algebra may hold: each costs a bitmap"
+            " operation per size, and the algebra is stored and sent whole."
+        ),
+    )
 
     sandbox: bool = Field(
         default=False,

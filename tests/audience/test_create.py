@@ -158,6 +158,17 @@ class TestCreateAlgebraRules:
         assert response.json()["errors"][0]["code"] == "invalid-json"
         assert found(api) == []
 
+    def test_too_many_segment_references(self, api: ApiUser, seg: list[str]) -> None:
+        """Bounded work: past REACH_ALGEBRA_MAX_LEAVES (256) the item is refused before its
+        segments are looked up, and nothing is stored."""
+        at_limit = {"or": [leaf(seg[n % 5]) for n in range(256)]}
+        assert create(api, audience(ADVERTISER, "at the limit", at_limit))["errors"] == []
+        over = {"or": [leaf(seg[0]), {"and": [leaf(str(10**9 + n)) for n in range(100_000)]}]}
+        error = only_error(create(api, audience(ADVERTISER, "over", over)))
+        assert error["code"] == "algebra-too-many-leaves"
+        assert error["source"] == {"algebra": "data/0/attributes/algebra"}
+        assert [a["attributes"]["name"] for a in found(api)] == ["at the limit"]
+
     def test_every_problem_of_an_item_is_listed(self, api: ApiUser, seg: list[str]) -> None:
         body = create(
             api, audience(ADVERTISER, "", {"or": [leaf("1234567"), {"not": leaf(seg[0])}]})

@@ -43,6 +43,11 @@ class AlgebraTooDeep(Problem):
     title = "The algebra nests too deep"
 
 
+class AlgebraTooManyLeaves(Problem):
+    code = "algebra-too-many-leaves"
+    title = "The algebra names too many segments"
+
+
 class AlgebraSegmentNotFound(Problem):
     code = "segment-not-found"
     title = "Segment not found"

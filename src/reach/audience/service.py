@@ -20,6 +20,7 @@ from reach.audience.errors import (
     AlgebraNoPositiveTerm,
     AlgebraSegmentNotFound,
     AlgebraTooDeep,
+    AlgebraTooManyLeaves,
     AudienceInUse,
     AudienceNotFound,
 )
@@ -89,6 +90,18 @@ def _wire(node: AlgebraNodeV1) -> dict[str, Any]:
     return wire
 
 
+def _leaf_count(node: AlgebraNodeV1 | None, limit: int) -> int:
+    """How many segment references a tree holds, counting no further than past ``limit``."""
+    if node is None:
+        return 0
+    count = 1 if node.audience_segment_id is not None else 0
+    for term in (*(node.and_ or []), *(node.or_ or []), node.not_):
+        if count > limit:
+            break
+        count += _leaf_count(term, limit - count)
+    return count
+
+
 def _leaf_ids(node: AlgebraNodeV1 | None) -> set[int]:
     """Every segment id an algebra names, even in a tree that breaks the rules."""
     if node is None:
@@ -131,6 +144,16 @@ class AudienceService:
         if not f.required(raw, "algebra", path):
             return None
         assert raw is not None
+        limit = self.settings.algebra_max_leaves
+        if _leaf_count(raw, limit) > limit:
+            # Refused before any other work on it: nothing of it is parsed, looked up or kept.
+            f.add(
+                AlgebraTooManyLeaves,
+                f"The algebra names more than {limit} segments (REACH_ALGEBRA_MAX_LEAVES)",
+                "algebra",
+                path,
+            )
+            return None
         node, errors = algebra.parse(_wire(raw))
         if node is not None:
 
@@ -155,8 +178,11 @@ class AudienceService:
         self, trees: Iterable[AlgebraNodeV1 | None], reachable: frozenset[int]
     ) -> dict[int, AudienceSegment]:
         wanted: set[int] = set()
+        limit = self.settings.algebra_max_leaves
         for tree in trees:
-            wanted |= _leaf_ids(tree)
+            # A tree over the limit is refused whole (check_algebra): none of its ids is read.
+            if _leaf_count(tree, limit) <= limit:
+                wanted |= _leaf_ids(tree)
         return self.segments.by_ids(wanted, reachable)
 
     # --- create -----------------------------------------------------------------------------
