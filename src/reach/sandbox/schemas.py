@@ -53,22 +53,8 @@ class FaultRuleOut(ResponseModel):
 
     @classmethod
     def of(cls, rule: FaultRule) -> FaultRuleOut:
-        return cls(
-            id=rule.id,
-            created_at=rule.created_at,
-            client_id=rule.client_id,
-            operation=rule.operation,
-            answers=list(rule.answers) if rule.answers is not None else None,
-            share=rule.share,
-            answer=rule.answer,
-            count=rule.count,
-            seed=rule.seed,
-            delay_ms=rule.delay_ms,
-            retry_after_seconds=rule.retry_after_seconds,
-            matched=rule.matched,
-            fired=rule.fired,
-            exhausted=rule.exhausted,
-        )
+        # Read field by field from the rule (``exhausted`` is its property).
+        return cls.model_validate(rule, from_attributes=True)
 
 
 class ResetOut(ResponseModel):
