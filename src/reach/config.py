@@ -60,6 +60,15 @@ class Settings(BaseSettings):
     radius_min_km: int = Field(default=1, ge=1)
     radius_max_km: int = Field(default=500, ge=1)
     max_points_of_interest: int = Field(default=1000, ge=1)
+    in_market_max_ids: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description=(
+            "How many brand ids, and how many interest ids, one in-market segment may list; a"
+            " longer list is refused before any of its ids is looked up."
+        ),
+    )
     lookalike_default_target_size: int = Field(default=100_000, ge=1)
     lookalike_processes: int = Field(
         default=1,

@@ -6,7 +6,7 @@ definition exactly as the API will show it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Sequence, Set, Sized
 
 from reach.audience_segment.errors import BrandNotFound, InterestNotFound
 from reach.audience_segment.schemas import (
@@ -29,6 +29,12 @@ from reach.reference.errors import InvalidCountry
 from reach.reference.taxonomy import Taxonomy
 
 COORDINATE_DECIMALS = 5
+
+
+def fits_id_limit(ids: Sized, most: int) -> bool:
+    """Whether an in-market id list is short enough to be looked at: a longer one is refused
+    whole, so a request of a million ids costs no more than one of ``most``."""
+    return len(ids) <= most
 
 
 class SegmentRules:
@@ -65,12 +71,12 @@ class SegmentRules:
     def retargeting(
         self, spec: RetargetingCreateV1, f: Findings, path: str
     ) -> RetargetingV1 | None:
-        before = len(f.problems)
+        before = f.found
         f.required(spec.visitors_type, "visitorsType", f"{path}/visitorsType")
         self._days(
             spec.days_since_last_visit_min, spec.days_since_last_visit_max, f, path, required=True
         )
-        if len(f.problems) > before:
+        if f.found > before:
             return None
         assert spec.visitors_type is not None
         assert spec.days_since_last_visit_min is not None
@@ -84,12 +90,12 @@ class SegmentRules:
     def prospecting(
         self, spec: ProspectingCreateV1, f: Findings, path: str
     ) -> ProspectingV1 | None:
-        before = len(f.problems)
+        before = f.found
         f.required(spec.users_type, "usersType", f"{path}/usersType")
         self._days(
             spec.days_since_last_visit_min, spec.days_since_last_visit_max, f, path, required=False
         )
-        if len(f.problems) > before:
+        if f.found > before:
             return None
         assert spec.users_type is not None
         return ProspectingV1(
@@ -107,8 +113,21 @@ class SegmentRules:
                 )
             seen.add(value)
 
+    def _fits_id_limit(self, ids: Sequence[str], name: str, f: Findings, path: str) -> bool:
+        """A list longer than ``in_market_max_ids`` is one problem; none of its ids is checked."""
+        most = self.settings.in_market_max_ids
+        if fits_id_limit(ids, most):
+            return True
+        f.add(
+            InvalidRange,
+            f"'{name}' lists {len(ids)} ids; at most {most} are accepted (REACH_IN_MARKET_MAX_IDS)",
+            name,
+            f"{path}/{name}",
+        )
+        return False
+
     def in_market(self, spec: InMarketCreateV1, f: Findings, path: str) -> InMarketV1 | None:
-        before = len(f.problems)
+        before = f.found
         country = None
         if f.required(spec.country, "country", f"{path}/country"):
             assert spec.country is not None
@@ -121,31 +140,33 @@ class SegmentRules:
                     f"{path}/country",
                 )
         brand_ids = list(spec.brand_ids or [])
-        for index, brand_id in enumerate(brand_ids):
-            number = parse_id(brand_id)
-            if number is None or number not in self.known_brand_ids:
-                f.add(
-                    BrandNotFound,
-                    f"Unknown brand '{brand_id}'",
-                    "brandIds",
-                    f"{path}/brandIds/{index}",
-                )
+        if self._fits_id_limit(brand_ids, "brandIds", f, path):
+            for index, brand_id in enumerate(brand_ids):
+                number = parse_id(brand_id)
+                if number is None or number not in self.known_brand_ids:
+                    f.add(
+                        BrandNotFound,
+                        f"Unknown brand '{brand_id}'",
+                        "brandIds",
+                        f"{path}/brandIds/{index}",
+                    )
+            self._unique(brand_ids, "brandIds", f, path)
         interest_ids = list(spec.interest_ids or [])
-        for index, interest_id in enumerate(interest_ids):
-            if interest_id not in self.taxonomy:
-                f.add(
-                    InterestNotFound,
-                    f"Unknown in-market interest '{interest_id}'",
-                    "interestIds",
-                    f"{path}/interestIds/{index}",
-                )
+        if self._fits_id_limit(interest_ids, "interestIds", f, path):
+            for index, interest_id in enumerate(interest_ids):
+                if interest_id not in self.taxonomy:
+                    f.add(
+                        InterestNotFound,
+                        f"Unknown in-market interest '{interest_id}'",
+                        "interestIds",
+                        f"{path}/interestIds/{index}",
+                    )
+            self._unique(interest_ids, "interestIds", f, path)
         buying_power = list(spec.buying_power or [])
         price_range = list(spec.price_range or [])
-        self._unique(brand_ids, "brandIds", f, path)
-        self._unique(interest_ids, "interestIds", f, path)
         self._unique(buying_power, "buyingPower", f, path)
         self._unique(price_range, "priceRange", f, path)
-        if len(f.problems) > before or country is None:
+        if f.found > before or country is None:
             return None
         return InMarketV1(
             country=country,
@@ -157,7 +178,7 @@ class SegmentRules:
         )
 
     def location(self, spec: LocationCreateV1, f: Findings, path: str) -> LocationV1 | None:
-        before = len(f.problems)
+        before = f.found
         low, high = self.settings.radius_min_km, self.settings.radius_max_km
         if f.required(spec.radius_in_km, "radiusInKm", f"{path}/radiusInKm"):
             assert spec.radius_in_km is not None
@@ -183,7 +204,7 @@ class SegmentRules:
                 checked = self._point(point, f, f"{path}/pointsOfInterest/{index}")
                 if checked is not None:
                     points.append(checked)
-        if len(f.problems) > before:
+        if f.found > before:
             return None
         assert spec.radius_in_km is not None
         return LocationV1(points_of_interest=points, radius_in_km=spec.radius_in_km)

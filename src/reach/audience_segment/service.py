@@ -22,7 +22,7 @@ from reach.audience_segment.errors import (
     SegmentTypeRequired,
 )
 from reach.audience_segment.repository import AudienceSegmentRepository
-from reach.audience_segment.rules import SegmentRules
+from reach.audience_segment.rules import SegmentRules, fits_id_limit
 from reach.audience_segment.schemas import (
     AudienceSegmentCreateEntityV1,
     AudienceSegmentCreateEntityV1Resource,
@@ -262,7 +262,11 @@ class AudienceSegmentService:
         return seed
 
     def _rules(self, brand_id_lists: Iterable[list[str]]) -> SegmentRules:
-        wanted = parse_ids(brand_id for ids in brand_id_lists for brand_id in ids)
+        # A list over the limit is refused whole by the rules: none of its ids is looked up.
+        most = self.settings.in_market_max_ids
+        wanted = parse_ids(
+            brand_id for ids in brand_id_lists if fits_id_limit(ids, most) for brand_id in ids
+        )
         return SegmentRules(self.settings, taxonomy(), self.brands.existing_ids(wanted))
 
     # --- update -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from reach.kit.bulk import BulkResult
 from reach.kit.ids import parse_id
@@ -15,6 +15,7 @@ from reach.kit.problems import (
     NameMustBeUnique,
     NameMustNotBeEmpty,
     Problem,
+    RequestProblems,
     RequiredField,
 )
 from reach.kit.repository import AdvertiserOwned
@@ -23,12 +24,39 @@ from reach.kit.wire import NillableString
 
 @dataclass
 class Findings:
-    """Problems found in one item, their sources relative to the item (``attributes/...``)."""
+    """Problems found in one item, their sources relative to the item (``attributes/...``).
 
-    problems: list[Problem] = field(default_factory=list)
+    An item with a huge list can break a rule once per entry: the first ``MAX_LISTED`` problems
+    are kept, the others only counted (no problem is built for them), and ``problems`` ends with
+    one that says how many more there were and where the first of them is.
+    """
+
+    MAX_LISTED: ClassVar[int] = RequestProblems.MAX_LISTED
+
+    listed: list[Problem] = field(default_factory=list)
+    # Every problem found, listed or not: rules compare it before and after a check.
+    found: int = 0
+    _first_unlisted: Problem | None = None
 
     def add(self, kind: type[Problem], detail: str, name: str, path: str) -> None:
-        self.problems.append(kind(detail, source={name: path}))
+        self.found += 1
+        if len(self.listed) < self.MAX_LISTED:
+            self.listed.append(kind(detail, source={name: path}))
+        elif self._first_unlisted is None:
+            self._first_unlisted = kind(detail, source={name: path})
+
+    @property
+    def problems(self) -> list[Problem]:
+        hidden = self.found - len(self.listed)
+        first = self._first_unlisted
+        if hidden == 0 or first is None:
+            return list(self.listed)
+        # The note is of the same kind as the first problem it stands for, and points at it.
+        note = type(first)(
+            f"{hidden} more problems were not listed, from this one on: {first.detail}",
+            source=first.source,
+        )
+        return [*self.listed, note]
 
     def required(self, value: object, name: str, path: str) -> bool:
         if value is None:
@@ -37,7 +65,7 @@ class Findings:
         return True
 
     def __bool__(self) -> bool:
-        return bool(self.problems)
+        return self.found > 0
 
 
 # Characters that draw nothing: controls, format characters (zero-width space, joiners, BOM)
