@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from reach.config import Settings
-from reach.db import Database
+from reach.db import MIGRATION_TIMEOUTS, Database
 from reach.models import Base
 
 config = context.config
@@ -29,7 +29,9 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    database = Database(database_url())
+    # The migrations create the store when it is new (owner-only, for SQLite): the server and
+    # the other commands never do.
+    database = Database(database_url(), timeouts=MIGRATION_TIMEOUTS, create=True)
     try:
         # A write connection: on SQLite the migration holds the write lock from its first step.
         with database.engine.connect().execution_options(reach_write=True) as connection:

@@ -138,7 +138,7 @@ async def _on_crash(request: Request, exc: Exception) -> JsonResponse:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     """Build a Reach server from ``settings``; ``clock`` is injectable for tests."""
     clock = clock or SystemClock()
-    database = Database(settings.resolved_database_url)
+    database = Database.from_settings(settings)
     try:
         require_current_schema(database)
     except SchemaNotCurrent:

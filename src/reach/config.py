@@ -24,6 +24,31 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the metadata store; default: SQLite in data_dir.",
     )
+    database_lock_timeout_seconds: float = Field(
+        default=3,
+        gt=0,
+        le=600,
+        description=(
+            "How long a call waits for a lock another transaction holds on the store (SQLite's"
+            " write lock, a PostgreSQL row or table lock) before it answers 503."
+        ),
+    )
+    database_statement_timeout_seconds: float = Field(
+        default=10,
+        ge=0,
+        le=3600,
+        description="PostgreSQL: the longest one statement may run before its call answers 503"
+        " (0: no limit).",
+    )
+    database_connect_timeout_seconds: float = Field(
+        default=3,
+        gt=0,
+        le=600,
+        description=(
+            "How long a call waits for a connection to the store (a free one from the pool, or"
+            " a new one to PostgreSQL) before it answers 503."
+        ),
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description=(

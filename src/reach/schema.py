@@ -46,13 +46,15 @@ def _scripts() -> ScriptDirectory:
 
 def require_current_schema(database: Database) -> None:
     """Refuse a store whose schema is missing, older or newer than this Reach's migrations."""
+    where = database.url.render_as_string(hide_password=True)
+    if database.missing:
+        raise SchemaNotCurrent(f"The store {where} has no schema yet: run `reach db upgrade`")
     scripts = _scripts()
     heads = set(scripts.get_heads())
     with database.engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     if current == heads:
         return
-    where = database.url.render_as_string(hide_password=True)
     if not current:
         raise SchemaNotCurrent(f"The store {where} has no schema yet: run `reach db upgrade`")
     known = {script.revision for script in scripts.walk_revisions()}

@@ -45,7 +45,7 @@ def context(*, require_schema: bool = True) -> Iterator[Context]:
     """Settings, database and clock for one command, on a store with the current schema unless
     ``require_schema`` is off; a Problem ends it with a clear message."""
     settings = Settings()
-    database = Database(settings.resolved_database_url)
+    database = Database.from_settings(settings)
     try:
         if require_schema:
             require_current_schema(database)
