@@ -74,6 +74,31 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=250, ge=0, description="API calls per minute per client; 0 disables the limit."
     )
+    token_failures_per_client_per_minute: int = Field(
+        default=20,
+        ge=0,
+        description=(
+            "Failed token requests per minute naming one client id; beyond, that id's token"
+            " requests answer 429 until the minute ends, right secret or not. 0: no limit."
+        ),
+    )
+    token_failures_per_address_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description=(
+            "Failed token requests per minute from one client address; beyond, its token"
+            " requests answer 429 until the minute ends. 0: no limit."
+        ),
+    )
+    invalid_tokens_per_address_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description=(
+            "API calls per minute from one client address with an invalid, expired or"
+            " malformed access token; beyond, its calls answer 429 until the minute ends."
+            " 0: no limit."
+        ),
+    )
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_bulk_items: int = Field(default=1000, ge=1)
     search_default_limit: int = Field(default=50, ge=1)

@@ -32,7 +32,7 @@ from reach.auth.sessions import (
     OperatorSessions,
     new_sign_in_nonce,
 )
-from reach.auth.throttle import Attempt, SignInGuard
+from reach.auth.throttle import Attempt, SignInGuard, client_address
 from reach.kit.jsonbody import read_body
 from reach.kit.problems import Problem
 from reach.models import Operator
@@ -268,7 +268,7 @@ async def sign_in(request: Request) -> Response:
         return asked
     email = form.get("email", "")
     guard = _guard(request)
-    attempt = guard.begin(email_key(email), request.client.host if request.client else "")
+    attempt = guard.begin(email_key(email), client_address(request))
     if not isinstance(attempt, Attempt):
         # Refused before any password is hashed: a refusal costs the server nothing.
         page = _sign_in_page(

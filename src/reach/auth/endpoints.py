@@ -26,9 +26,11 @@ from reach.auth.schemas import (
     GetPortfolioResponse,
     PortfolioMessage,
 )
-from reach.auth.service import AuthService, GrantOutcome
+from reach.auth.service import AuthService, GrantOutcome, IssuedToken
+from reach.auth.throttle import FailureLimit, client_address, counts_as_failure, failure_limits
 from reach.deps import ReadSession
 from reach.kit.jsonbody import read_body
+from reach.kit.problems import Problem
 from reach.kit.wire import JsonResponse
 from reach.reference.repository import AdvertiserRepository
 from reach.versions import API_VERSIONS, version_of
@@ -74,6 +76,31 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 @token_router.post("/oauth2/token", operation_id="GetToken", include_in_schema=False)
 async def get_token(request: Request) -> JsonResponse:
+    # Failed requests are counted per client address and per client id; an address or an id
+    # that has failed too often this minute is refused before its request is even read.
+    limits = failure_limits(request.app.state)
+    address = client_address(request)
+    limits.token_address.check(address)
+    try:
+        issued = await _grant(request, limits.token_client)
+    except Problem as problem:
+        if counts_as_failure(problem):
+            limits.token_address.failed(address)
+        raise
+    return JsonResponse(
+        {
+            "access_token": issued.access_token,
+            "token_type": "Bearer",
+            "expires_in": issued.expires_in,
+            # The official SDK reads this key unconditionally: null for client credentials.
+            "refresh_token": issued.refresh_token,
+        },
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+async def _grant(request: Request, per_client: FailureLimit) -> IssuedToken:
+    """The tokens a token request asks for, or the problem it has."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != FORM:
         raise InvalidTokenRequest(f"Send the token request as {FORM}")
@@ -96,6 +123,7 @@ async def get_token(request: Request) -> JsonResponse:
     elif grant_type == "refresh_token":
         refresh_token = _required(form, "refresh_token")
 
+    per_client.check(client_id)
     state = request.app.state
 
     def issue() -> GrantOutcome:
@@ -107,20 +135,16 @@ async def get_token(request: Request) -> JsonResponse:
                 return service.refresh(client_id, client_secret, refresh_token)
             return service.issue_token(client_id, client_secret)
 
-    # A refused grant is raised only now, once what it revoked is committed.
-    issued = await run_in_threadpool(issue)
-    if isinstance(issued, InvalidGrant):
-        raise issued
-    return JsonResponse(
-        {
-            "access_token": issued.access_token,
-            "token_type": "Bearer",
-            "expires_in": issued.expires_in,
-            # The official SDK reads this key unconditionally: null for client credentials.
-            "refresh_token": issued.refresh_token,
-        },
-        headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
-    )
+    try:
+        issued = await run_in_threadpool(issue)
+        # A refused grant is raised only now, once what it revoked is committed.
+        if isinstance(issued, InvalidGrant):
+            raise issued
+    except Problem as problem:
+        if counts_as_failure(problem):
+            per_client.failed(client_id)
+        raise
+    return issued
 
 
 @router.get("/advertisers/me", operation_id="ListAdvertisers")

@@ -65,6 +65,16 @@ class ClientRepository:
             select(ApiClient).options(selectinload(ApiClient.grants)).order_by(ApiClient.id)
         ).all()
 
+    def replace_secret(self, client: ApiClient, secret_hash: str) -> None:
+        """A new secret, in the next generation: counted by the database, so two rotations at
+        once both count and the tokens of either secret end."""
+        self.session.execute(
+            update(ApiClient)
+            .where(ApiClient.id == client.id)
+            .values(secret_hash=secret_hash, secret_generation=ApiClient.secret_generation + 1),
+            execution_options={"synchronize_session": "fetch"},
+        )
+
     def add(self, client: ApiClient) -> None:
         self.session.add(client)
         self.session.flush()

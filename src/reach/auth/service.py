@@ -284,14 +284,17 @@ class AuthService:
 
     def rotate_secret(self, client_id: str, new_secret: str | None = None) -> IssuedCredentials:
         """Give an active client a new secret (``new_secret``, or a generated one); the old one
-        stops working at once."""
+        and every access token issued while it was the secret stop working at once. The
+        client's consents and refresh tokens stay: using them takes the new secret. Rotating to
+        the secret the client has already (a chosen one, again) changes nothing."""
         client = self._existing(client_id)
         if client.revoked_at is not None:
             raise Invalid(f"Client {client_id} is revoked")
         if new_secret is not None:
             check_chosen_secret(new_secret)
         secret = new_secret or new_client_secret()
-        client.secret_hash = self.hasher.hash(secret)
+        if not self.hasher.matches(secret, client.secret_hash):
+            self.clients.replace_secret(client, self.hasher.hash(secret))
         return IssuedCredentials(
             client.client_id,
             secret,
@@ -311,7 +314,11 @@ class AuthService:
     def issue_token(self, client_id: str, client_secret: str) -> IssuedToken:
         """The client-credentials grant: a token for the client's own advertisers."""
         client = self.authenticate_client(client_id, client_secret)
-        token = self.signer.issue(client.client_id, scopes_for(read_only=client.read_only))
+        token = self.signer.issue(
+            client.client_id,
+            scopes_for(read_only=client.read_only),
+            secret_generation=client.secret_generation,
+        )
         return IssuedToken(token, self.signer.lifetime_seconds)
 
     # --- consents and the authorization-code and refresh-token grants -------------------
@@ -438,17 +445,26 @@ class AuthService:
             )
         )
         access_token = self.signer.issue(
-            client.client_id, scopes_for(read_only=client.read_only), consent_id=consent.id
+            client.client_id,
+            scopes_for(read_only=client.read_only),
+            consent_id=consent.id,
+            secret_generation=client.secret_generation,
         )
         return IssuedToken(access_token, self.signer.lifetime_seconds, refresh_token)
 
     def principal(self, token: str) -> Principal:
-        """Who is calling: the token must verify, its client must still be active, and a token
-        issued under a consent reaches that consent's advertisers while the consent lasts."""
+        """Who is calling: the token must verify, its client must still be active and hold the
+        secret the token was issued under, and a token issued under a consent reaches that
+        consent's advertisers while the consent lasts."""
         claims = self.signer.verify(token)
         client = self.clients.by_client_id(claims.client_id)
         if client is None or client.revoked_at is not None:
             raise TokenInvalid("The access token belongs to a revoked client")
+        if claims.secret_generation != client.secret_generation:
+            raise TokenInvalid(
+                "The access token was issued before the client's secret was rotated; request"
+                " a new one with the new secret"
+            )
         if claims.consent_id is None:
             advertiser_ids = self.clients.advertiser_ids(client.id)
         else:

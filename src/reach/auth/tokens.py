@@ -19,6 +19,10 @@ ALGORITHM = "HS256"
 ISSUER = "reach"
 # A private claim: the consent behind a token of the authorization-code flow.
 CONSENT_CLAIM = "reach_consent"
+# A private claim: the generation of the client's secret the token was issued under. A token
+# without it (issued by an earlier Reach) counts as generation 0, the generation of a secret
+# never rotated.
+GENERATION_CLAIM = "reach_secret_generation"
 CLIENT_SECRET_BYTES = 32  # 256 bits
 # The year 9999: a later expiry is no time datetime can hold.
 MAX_EXPIRY = 253_402_300_799
@@ -76,6 +80,8 @@ class TokenClaims:
     # The consent an authorization-code or refresh-token grant issued the token under; None for
     # client credentials.
     consent_id: int | None = None
+    # The generation of the client's secret when the token was issued.
+    secret_generation: int = 0
 
 
 class TokenSigner:
@@ -89,7 +95,14 @@ class TokenSigner:
         self.lifetime_seconds = lifetime_seconds
         self.grace_seconds = grace_seconds
 
-    def issue(self, client_id: str, scopes: tuple[str, ...], consent_id: int | None = None) -> str:
+    def issue(
+        self,
+        client_id: str,
+        scopes: tuple[str, ...],
+        consent_id: int | None = None,
+        *,
+        secret_generation: int = 0,
+    ) -> str:
         now = self._clock.now()
         claims: dict[str, object] = {
             "iss": ISSUER,
@@ -98,6 +111,7 @@ class TokenSigner:
             "iat": int(now.timestamp()),
             "exp": int((now + timedelta(seconds=self.lifetime_seconds)).timestamp()),
             "jti": uuid.uuid4().hex,
+            GENERATION_CLAIM: secret_generation,
         }
         if consent_id is not None:
             claims[CONSENT_CLAIM] = consent_id
@@ -122,8 +136,7 @@ class TokenSigner:
         expires = claims["exp"]
         # Signed by us, yet checked like any input: an int of a plausible size, a string subject.
         if (
-            not isinstance(expires, int)
-            or isinstance(expires, bool)
+            not _is_int(expires)
             or not 0 < expires < MAX_EXPIRY
             or not isinstance(claims["sub"], str)
         ):
@@ -132,11 +145,18 @@ class TokenSigner:
             raise TokenExpired.access_token()
         scope = claims.get("scope", "")
         consent = claims.get(CONSENT_CLAIM)
-        if consent is not None and (not isinstance(consent, int) or isinstance(consent, bool)):
+        generation = claims.get(GENERATION_CLAIM, 0)
+        if (consent is not None and not _is_int(consent)) or not _is_int(generation):
             raise TokenInvalid("The access token is not one this server issued")
         return TokenClaims(
             client_id=str(claims["sub"]),
             scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
             expires_at=datetime.fromtimestamp(expires, UTC),
             consent_id=consent,
+            secret_generation=generation,
         )
+
+
+def _is_int(value: object) -> bool:
+    """An integer claim (JSON's true and false are ints to Python, not to us)."""
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -146,7 +146,9 @@ def revoke_client(client_id: Annotated[str, typer.Argument(metavar="ID")]) -> No
 
 @clients.command("rotate")
 def rotate_client(client_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """Give a client a new secret (printed as JSON); the old secret stops working."""
+    """Give a client a new secret (printed as JSON); the old secret and every access token
+    issued under it stop working at once (consents and refresh tokens stay: they need the
+    new secret)."""
     with context() as ctx, ctx.database.session(write=True) as session:
         issued = ctx.auth(session).rotate_secret(client_id)
     _print_credentials(issued)

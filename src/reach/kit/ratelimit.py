@@ -77,6 +77,22 @@ class FixedWindowRateLimiter:
             at_epoch=epoch,
         )
 
+    def peek(self, key: str) -> RateLimitState:
+        """Whether one more call for ``key`` would be within the limit, without counting it: a
+        caller that counts only failures asks before it tries, and counts (``hit``) once the
+        attempt failed."""
+        epoch = int(self._clock.now().timestamp())
+        window = epoch // self._window_seconds
+        with self._lock:
+            used = self._counts.get(key, 0) if window == self._window else 0
+        return RateLimitState(
+            limit=self._limit,
+            remaining=max(self._limit - used, 0),
+            reset_epoch=(window + 1) * self._window_seconds,
+            allowed=used < self._limit,
+            at_epoch=epoch,
+        )
+
     def release(self, key: str) -> None:
         """Take back one call counted for ``key`` in the current window: a caller that counts
         an attempt before making it (so that parallel attempts cannot all pass) takes back

@@ -19,6 +19,9 @@ class ApiClient(Base):
     name: Mapped[str] = mapped_column(String(255))
     # HMAC-SHA256 of the secret under the server key, hex; the secret itself is never stored.
     secret_hash: Mapped[str] = mapped_column(String(64))
+    # Counts the secret's rotations; every access token carries the generation it was issued
+    # under, so a rotation ends the tokens of earlier secrets at once.
+    secret_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     read_only: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
