@@ -297,7 +297,7 @@ def test_ingest_reports_rejections_and_strict_fails(run: CliRunner, tmp_path: Pa
     )
     relaxed = run.invoke(cli, ["ingest", "products", str(products)])
     assert relaxed.exit_code == 0
-    assert "1 rows were rejected" in relaxed.output
+    assert "1 row rejected" in relaxed.output
     again = tmp_path / "products2.csv"
     again.write_text(products.read_text() + "1,p2,99,,10,Low\n", encoding="utf-8")
     assert run.invoke(cli, ["ingest", "products", "--strict", str(again)]).exit_code == 2

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from reach.engine.store import private_dir
 from reach.kit.problems import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -303,7 +304,7 @@ def _reason(error: BaseException) -> str:
 def _create_owner_only(path: Path) -> None:
     """Create an empty store file readable by its owner only, as SQLite would not: it gives a
     new file the umask's mode, and the -wal and -shm files the mode of the store."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     with suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 

@@ -59,7 +59,7 @@ def rows(store: Store, kind: str) -> list[tuple[Any, ...]]:
 def rejects(path: Path | None) -> list[tuple[str, str]]:
     assert path is not None
     with path.open(encoding="utf-8") as handle:
-        return [(row["line"], row["reason"]) for row in csv.DictReader(handle)]
+        return [(row["row"], row["reason"]) for row in csv.DictReader(handle)]
 
 
 @pytest.fixture

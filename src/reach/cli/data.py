@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import duckdb
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -18,13 +19,10 @@ from rich.progress import (
 from rich.table import Table
 
 from reach.cli.context import Context, context, err, out
-from reach.engine.index import BuildError, IndexBuilder, Windows, current_build
-from reach.engine.ingest import IngestError, Ingestor, IngestReport
-from reach.engine.query import Index
 from reach.engine.store import KINDS, Store
-from reach.reference.countries import alpha2_codes
-from reach.reference.service import ReferenceService
-from reach.reference.taxonomy import taxonomy
+
+if TYPE_CHECKING:
+    from reach.engine.ingest import IngestReport
 
 index = typer.Typer(help="Build and inspect the bitmap index.", no_args_is_help=True)
 
@@ -35,13 +33,17 @@ def store_of(ctx: Context) -> Store:
 
 def sync_brands(ctx: Context, store: Store) -> int:
     """The API validates brand ids against the catalogue: keep it equal to the ingested brands."""
+    # The data engine loads only when a command uses it: `reach --help` stays quick.
+    import duckdb  # noqa: PLC0415
+
+    from reach.reference.service import ReferenceService  # noqa: PLC0415
+
     files = store.files("brands")
     if not files:
         return 0
-    listed = ", ".join(f"'{f}'" for f in files)
     with duckdb.connect() as con:
         rows = con.execute(
-            f"SELECT brand_id, name FROM read_parquet([{listed}])"  # noqa: S608
+            "SELECT brand_id, name FROM read_parquet(?)", [[str(f) for f in files]]
         ).fetchall()
     with ctx.database.session(write=True) as session:
         return ReferenceService(session, ctx.clock).upsert_brands(rows)
@@ -55,6 +57,10 @@ def ingest(
     ] = False,
 ) -> None:
     """Check and store event data; rejected rows go to a report with their reason."""
+    from reach.engine.ingest import IngestError, Ingestor, counted  # noqa: PLC0415
+    from reach.reference.countries import alpha2_codes  # noqa: PLC0415
+    from reach.reference.taxonomy import taxonomy  # noqa: PLC0415
+
     if kind not in KINDS:
         err.print(f"[red]error:[/red] KIND must be one of {', '.join(KINDS)}")
         raise typer.Exit(1)
@@ -67,10 +73,10 @@ def ingest(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err
         ) as progress:
             for path in files:
-                task = progress.add_task(f"{path.name}: waiting", total=None)
+                task = progress.add_task(escape(f"{path.name}: waiting"), total=None)
 
                 def step(description: str, task: TaskID = task) -> None:
-                    progress.update(task, description=description)
+                    progress.update(task, description=escape(description))
 
                 ingestor = Ingestor(
                     store,
@@ -82,34 +88,57 @@ def ingest(
                     reports.append(ingestor.ingest(kind, path))
                 except IngestError as exc:
                     failed = True
-                    err.print(f"[red]refused:[/red] {exc}")
-                progress.update(task, description=f"{path.name}: done")
+                    err.print(f"[red]refused:[/red] {escape(str(exc))}")
+                progress.update(task, description=escape(f"{path.name}: done"))
         if kind == "brands" and reports:
             synced = sync_brands(ctx, store)
-            err.print(f"Brand catalogue of the API: {synced} brands")
+            err.print(f"Brand catalogue of the API: {counted(synced, 'brand')}")
     table = Table("file", "accepted", "rejected", "note")
     for report in reports:
-        note = "already ingested (no-op)" if report.skipped else ""
-        if report.rejects is not None:
-            note = f"reasons in {report.rejects}"
-        table.add_row(report.source.name, str(report.accepted), str(report.rejected), note)
-    out.print(table)
-    rejected = sum(r.rejected for r in reports)
-    if rejected:
-        err.print(
-            f"[yellow]{rejected:,} rows were rejected[/yellow]: they are not stored; see the"
-            " reasons above. Load kinds in order: brands, products, users, identities, events,"
-            " pings, behavioral."
+        note = "already ingested, nothing rejected (no-op)" if report.skipped else ""
+        if report.retried:
+            note = f"retried the {counted(report.retried, 'row')} rejected before"
+        table.add_row(
+            escape(report.source.name), f"{report.accepted:,}", f"{report.rejected:,}", note
         )
+    out.print(table)
+    for report in reports:
+        if report.rejected:
+            explain_rejects(report)
+    if any(r.missing_references for r in reports):
+        err.print(f"Load kinds in order: {', '.join(KINDS)}.")
+    rejected = sum(r.rejected for r in reports)
     if failed:
         raise typer.Exit(1)
     if strict and rejected:
         raise typer.Exit(2)
 
 
+def explain_rejects(report: IngestReport) -> None:
+    """Which rows of a file were rejected and why, where their report is, and how to retry."""
+    from reach.engine.ingest import counted  # noqa: PLC0415
+
+    rejected = counted(report.rejected, "row")
+    err.print(f"[yellow]{escape(report.source.name)}: {rejected} rejected[/yellow], not stored:")
+    for reason, count in report.reasons:
+        err.print(f"  {escape(reason)} ({count:,})")
+    command = shlex.join(["reach", "ingest", report.kind, str(report.rejects)])
+    err.print(f"  Each row and its reason: {escape(str(report.rejects))}")
+    correct = f"correct the rows in the report and ingest it: {escape(command)}"
+    if report.missing_references:
+        err.print(
+            "  To retry: load what the rows refer to, then run the same command again (only the"
+            f" rejected rows are checked again); or {correct}"
+        )
+    else:
+        err.print(f"  To retry: {correct}")
+
+
 @index.command("build")
 def build() -> None:
     """Build the index from the store and put it in service (atomically)."""
+    from reach.engine.index import BuildError, IndexBuilder, Windows  # noqa: PLC0415
+
     with context(require_schema=False) as ctx:
         windows = Windows(
             in_market_days=ctx.settings.in_market_days,
@@ -141,6 +170,9 @@ def build() -> None:
 @index.command("status")
 def status() -> None:
     """Which index is in service, and how fresh its data is."""
+    from reach.engine.index import current_build  # noqa: PLC0415
+    from reach.engine.query import Index  # noqa: PLC0415
+
     with context(require_schema=False) as ctx:
         directory = current_build(ctx.settings.data_dir)
         if directory is None:

@@ -29,7 +29,7 @@ from typing import Any, Literal
 import numpy as np
 
 from reach.engine.identities import KEY_DTYPE, unique_keys
-from reach.engine.store import file_lock, write_atomically
+from reach.engine.store import file_lock, private_dir, write_atomically
 
 Operation = Literal["add", "remove"]
 FILE = re.compile(r"(\d{12})-(add|remove|base)\.npy")
@@ -75,7 +75,7 @@ class ListStore:
     def change(self, segment_id: int, operation: Operation, keys: np.ndarray[Any, Any]) -> int:
         """Record that ``keys`` were added or removed; returns the list's new version."""
         folder = self._folder(segment_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         with file_lock(folder / ".lock"):
             files = self._files(folder)
             seq = (files[-1][0] if files else 0) + 1
@@ -91,7 +91,7 @@ class ListStore:
     def clear(self, segment_id: int) -> int:
         """Empty the list (the segment stays)."""
         folder = self._folder(segment_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         with file_lock(folder / ".lock"):
             files = self._files(folder)
             seq = (files[-1][0] if files else 0) + 1
@@ -117,7 +117,7 @@ class ListStore:
         if not reasons:
             return
         folder = self._folder(segment_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         with file_lock(folder / ".lock"):
             counts = Counter(self.invalid(segment_id))
             counts.update(reasons)

@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
+from reach.engine.store import private_dir
+
 Key = tuple[Any, ...]
 
 
@@ -50,7 +52,7 @@ def _encode(value: Any) -> Any:
 
 def write_family(path: Path, items: Iterable[tuple[Key, BitMap]]) -> int:
     """Write ``path.bin`` (serialized bitmaps) and ``path.json`` (key → offset, length)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     directory: list[list[Any]] = []
     offset = 0
     with open(f"{path}.bin", "wb") as data:

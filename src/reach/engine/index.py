@@ -35,7 +35,7 @@ from reach.engine.rules import (
     Rule,
     grouped,
 )
-from reach.engine.store import CELL_RESOLUTION, Store, file_lock, write_atomically
+from reach.engine.store import CELL_RESOLUTION, Store, file_lock, private_dir, write_atomically
 
 FORMAT_VERSION = 4
 # Coarser H3 resolutions whose cells also carry their users' bitmap, so that a circle that
@@ -165,8 +165,7 @@ class IndexBuilder:
 
     def build(self) -> BuildReport:
         started = self.clock()
-        builds = self.root / "builds"
-        builds.mkdir(parents=True, exist_ok=True)
+        builds = private_dir(self.root / "builds")
         with self.store.locked(shared=True), file_lock(self.root / ".build.lock"):
             manifest = self.store.manifest()
             days = sorted(set(manifest.days["events"]) | set(manifest.days["pings"]))
@@ -175,7 +174,7 @@ class IndexBuilder:
             as_of = date.fromisoformat(days[-1])
             build_id = f"{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
             partial = builds / f"{build_id}.partial"
-            partial.mkdir()
+            partial.mkdir(mode=0o700)
             try:
                 day_files = {
                     day: sorted(
@@ -222,8 +221,7 @@ class IndexBuilder:
         for day, files in day_files.items():
             source = previous / "days" / day
             if meta["days"].get(day) == files and source.is_dir():
-                target = partial / "days" / day
-                target.mkdir(parents=True)
+                target = private_dir(partial / "days" / day)
                 for item in source.iterdir():
                     os.link(item, target / item.name)
                 reused.add(day)
@@ -273,8 +271,12 @@ class IndexBuilder:
                 self.progress("done", total, total)
                 return int(row[0]) if row else 0
         finally:
+            # The scratch database, its write-ahead log and DuckDB's spill folder.
             for leftover in partial.glob("scratch.duckdb*"):
-                leftover.unlink(missing_ok=True)
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
 
     @staticmethod
     def _daily_family(
@@ -332,8 +334,7 @@ class IndexBuilder:
             areas[f"area{resolution}_ids"] = area_ids
             areas[f"area{resolution}_starts"] = area_starts.astype(np.int64)
         center_lat, center_lon, reach = _extents(lat, lon, bounds)
-        folder = partial / "location"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(partial / "location")
         arrays = {
             "ordinal": ordinals,
             "latitude": lat,
@@ -374,8 +375,7 @@ class IndexBuilder:
             within = np.argsort(keys[start:stop], kind="stable")
             keys[start:stop] = keys[start:stop][within]
             ordinals[start:stop] = ordinals[start:stop][within]
-        folder = partial / "identities"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(partial / "identities")
         for name, values in (("keys", keys), ("prefixes", sorted_prefix), ("ordinals", ordinals)):
             with open(folder / f"{name}.npy", "wb") as handle:
                 np.save(handle, values)
@@ -383,6 +383,11 @@ class IndexBuilder:
                 os.fsync(handle.fileno())
 
     def _collect_garbage(self, keep: str) -> None:
+        """Remove older builds, builds a killed build left half-written, and the half-written
+        pointer files it may have left; runs under the build lock, so no other build owns
+        them."""
+        for leftover in self.root.glob(".CURRENT.*"):
+            leftover.unlink(missing_ok=True)
         builds = sorted(p for p in (self.root / "builds").iterdir() if p.is_dir())
         finished = [p for p in builds if not p.name.endswith(".partial")]
         for stale in [p for p in builds if p.name.endswith(".partial")] + finished[:-KEEP_BUILDS]:

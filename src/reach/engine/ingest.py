@@ -6,10 +6,11 @@ fails. A file is committed whole (its manifest entry is the commit point) or not
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from reach.engine.store import (
     IngestedFile,
     Manifest,
     Store,
+    private_dir,
+    sql_string,
 )
 
 Progress = Callable[[str], None]
@@ -42,14 +45,29 @@ BAD_PRICE = "price IS NULL OR price < 0 OR isnan(price) OR isinf(price)"
 BUYING_POWERS = ("Low", "Medium", "High", "VeryHigh")
 IDENTIFIER_TYPES = ("email", "phoneNumber", "madid", "identityLink", "gum")
 CATEGORIES = ("Lifestyles", "LifeEvents", "Seasonal", "BuyingPatterns")
+# The reasons that say a row refers to something not loaded yet: loading it fixes them.
+UNKNOWN_USER = "unknown user_id"
+UNKNOWN_BRAND = "unknown brand_id"
+UNKNOWN_PRODUCT = "unknown product of this advertiser"
+MISSING_REFERENCES = frozenset({UNKNOWN_USER, UNKNOWN_BRAND, UNKNOWN_PRODUCT})
+# The columns a rejects report adds before a row's values; a corrected report is ingested
+# as it is, so ingestion ignores them.
+REPORT_COLUMNS = ("row", "reason")
+# Characters of the input file's name kept in its report's name.
+REPORT_NAME_CHARACTERS = 100
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,000 rows`` (for nouns whose plural takes an s)."""
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def _outside(column: str, allowed: Sequence[str]) -> str:
-    return f"{column} NOT IN ({', '.join(repr(v) for v in allowed)})"
+    return f"{column} NOT IN ({', '.join(sql_string(v) for v in allowed)})"
 
 
 def _unlike(column: str, pattern: str) -> str:
-    return f"NOT regexp_full_match(coalesce({column}, ''), '{pattern}')"
+    return f"NOT regexp_full_match(coalesce({column}, ''), {sql_string(pattern)})"
 
 
 # The input columns of every kind, and how each becomes its stored type.
@@ -106,6 +124,10 @@ class IngestError(Exception):
 
 @dataclass(frozen=True)
 class IngestReport:
+    """What one ingestion did. ``retried`` counts the rows an earlier ingestion of the same
+    content rejected and this one checked again (0 on a first ingestion); ``reasons`` counts
+    the rejected rows per reason, most frequent first."""
+
     kind: str
     source: Path
     sha256: str
@@ -114,6 +136,13 @@ class IngestReport:
     skipped: bool
     rejects: Path | None
     days: list[str]
+    retried: int = 0
+    reasons: tuple[tuple[str, int], ...] = field(default=())
+
+    @property
+    def missing_references(self) -> bool:
+        """Whether rows were rejected for referring to users, products or brands not loaded."""
+        return any(reason in MISSING_REFERENCES for reason, _ in self.reasons)
 
 
 def file_sha256(path: Path) -> str:
@@ -126,13 +155,13 @@ def file_sha256(path: Path) -> str:
 
 def _reader(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
-    quoted = str(path).replace("'", "''")
+    quoted = sql_string(path)
     if fmt == "parquet":
-        return f"read_parquet('{quoted}')"
+        return f"read_parquet({quoted})"
     if fmt == "csv":
-        return f"read_csv('{quoted}', header = true, all_varchar = true, auto_detect = true)"
+        return f"read_csv({quoted}, header = true, all_varchar = true, auto_detect = true)"
     if fmt == "ndjson":
-        return f"read_json('{quoted}', format = 'newline_delimited')"
+        return f"read_json({quoted}, format = 'newline_delimited')"
     raise IngestError(f"{path.name}: unknown format (use .parquet, .csv, .ndjson or .jsonl)")
 
 
@@ -150,9 +179,10 @@ def _typed(column: str, kind: str) -> str:
     return text
 
 
-def _checks(kind: str, now: datetime) -> list[tuple[str, str]]:
-    """(condition that makes a row bad, reason) pairs over the typed columns ``t``."""
-    latest = (now + timedelta(days=1)).isoformat()
+def _checks(kind: str) -> list[tuple[str, str]]:
+    """(condition that makes a row bad, reason) pairs over the typed columns ``t`` and the
+    ``params`` table (``latest``: the latest time accepted)."""
+    future = "time > (SELECT latest FROM params)"
     text = TEXT_128.format
     checks: dict[str, list[tuple[str, str]]] = {
         "brands": [
@@ -171,7 +201,7 @@ def _checks(kind: str, now: datetime) -> list[tuple[str, str]]:
             ("raw_brand_id IS NOT NULL AND brand_id IS NULL", "brand_id is not an integer"),
             (
                 "brand_id IS NOT NULL AND brand_id NOT IN (SELECT brand_id FROM brands)",
-                "unknown brand_id",
+                UNKNOWN_BRAND,
             ),
             (
                 "interest_id IS NOT NULL AND interest_id NOT IN (SELECT id FROM taxonomy)",
@@ -205,7 +235,7 @@ def _checks(kind: str, now: datetime) -> list[tuple[str, str]]:
             ),
         ],
         "identities": [
-            ("ordinal IS NULL", "unknown user_id"),
+            ("ordinal IS NULL", UNKNOWN_USER),
             (
                 f"identifier_type IS NULL OR {_outside('identifier_type', IDENTIFIER_TYPES)}",
                 "identifier_type must be email, phoneNumber, madid, identityLink or gum",
@@ -225,8 +255,8 @@ def _checks(kind: str, now: datetime) -> list[tuple[str, str]]:
         ],
         "events": [
             ("raw_time IS NULL OR time IS NULL", "time is missing or not a timestamp"),
-            (f"time > TIMESTAMPTZ '{latest}'", "time is more than one day in the future"),
-            ("ordinal IS NULL", "unknown user_id"),
+            (future, "time is more than one day in the future"),
+            ("ordinal IS NULL", UNKNOWN_USER),
             (
                 "advertiser_id IS NULL OR advertiser_id <= 0",
                 "advertiser_id is not a positive integer",
@@ -239,7 +269,7 @@ def _checks(kind: str, now: datetime) -> list[tuple[str, str]]:
                 "kind <> 'visit' AND product_id IS NULL",
                 "product_id is required for view, basket and sale",
             ),
-            ("product_id IS NOT NULL AND NOT product_known", "unknown product of this advertiser"),
+            ("product_id IS NOT NULL AND NOT product_known", UNKNOWN_PRODUCT),
             (
                 f"raw_price IS NOT NULL AND ({BAD_PRICE})",
                 "price must be a number >= 0",
@@ -247,8 +277,8 @@ def _checks(kind: str, now: datetime) -> list[tuple[str, str]]:
         ],
         "pings": [
             ("raw_time IS NULL OR time IS NULL", "time is missing or not a timestamp"),
-            (f"time > TIMESTAMPTZ '{latest}'", "time is more than one day in the future"),
-            ("ordinal IS NULL", "unknown user_id"),
+            (future, "time is more than one day in the future"),
+            ("ordinal IS NULL", UNKNOWN_USER),
             (
                 "latitude IS NULL OR NOT latitude BETWEEN -90 AND 90",
                 "latitude must be between -90 and 90",
@@ -259,7 +289,7 @@ def _checks(kind: str, now: datetime) -> list[tuple[str, str]]:
             ),
         ],
         "behavioral": [
-            ("ordinal IS NULL", "unknown user_id"),
+            ("ordinal IS NULL", UNKNOWN_USER),
             (
                 f"category IS NULL OR {_outside('category', CATEGORIES)}",
                 "category must be Lifestyles, LifeEvents, Seasonal or BuyingPatterns",
@@ -307,31 +337,65 @@ class Ingestor:
         if not path.is_file():
             raise IngestError(f"{path}: no such file")
         with self.store.locked():
+            # Ingestions take the lock one at a time: what scratch there is, a killed one left.
+            self.store.clear_scratch()
             self.progress(f"{path.name}: checksum")
             sha = file_sha256(path)
             manifest = self.store.manifest()
-            known = manifest.knows(sha)
-            if known is not None:
-                return IngestReport(kind, path, sha, 0, 0, True, None, [])
+            earlier = manifest.knows(sha)
+            retry: list[int] | None = None
+            if earlier is not None:
+                if not earlier.rejected:
+                    return IngestReport(kind, path, sha, 0, 0, True, None, [])
+                # The accepted rows are stored already: check again only the rejected ones.
+                retry = self._rejected_rows(earlier, path)
             self._collect_garbage(manifest)
             # A scratch database on disk, so that a large file spills instead of filling memory.
-            scratch = self.store.root / ".tmp" / f"ingest-{uuid.uuid4().hex}.duckdb"
-            scratch.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with duckdb.connect(str(scratch)) as con:
-                    return self._ingest(con, manifest, kind, path, sha)
-            finally:
-                for leftover in scratch.parent.glob(f"{scratch.name}*"):
-                    leftover.unlink(missing_ok=True)
+            with (
+                self.store.scratch() as scratch,
+                duckdb.connect(str(scratch / "ingest.duckdb")) as con,
+            ):
+                return self._ingest(con, manifest, kind, path, sha, retry)
 
     # --- the steps ---------------------------------------------------------------------------
 
+    def _rejected_rows(self, earlier: IngestedFile, path: Path) -> list[int]:
+        """The rows of ``path`` that its latest ingestion rejected, from its rejects report."""
+        report = self.store.root / earlier.rejects if earlier.rejects else None
+        rejected = (
+            f"{path.name} was ingested before with {counted(earlier.rejected, 'row')} rejected, but"
+            f" their report {report}"
+        )
+        way_out = "ingest a copy of the file that holds only the rows still to store"
+        if report is None or not report.is_file():
+            raise IngestError(
+                f"{rejected} is gone, so Reach cannot tell which rows to check again: {way_out}"
+            )
+        try:
+            with report.open(newline="", encoding="utf-8") as handle:
+                # Reports of earlier versions of Reach called the row number "line".
+                return [int(row.get("row") or row["line"]) for row in csv.DictReader(handle)]
+        except (KeyError, ValueError, TypeError, UnicodeDecodeError, csv.Error):
+            raise IngestError(
+                f"{rejected} has no readable row column: restore it, or {way_out}"
+            ) from None
+
     def _ingest(
-        self, con: duckdb.DuckDBPyConnection, manifest: Manifest, kind: str, path: Path, sha: str
+        self,
+        con: duckdb.DuckDBPyConnection,
+        manifest: Manifest,
+        kind: str,
+        path: Path,
+        sha: str,
+        retry: list[int] | None,
     ) -> IngestReport:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET preserve_insertion_order = true")
         self.store.create_views(con, manifest)
+        con.execute(
+            "CREATE TEMP TABLE params AS SELECT CAST(? AS TIMESTAMPTZ) AS latest",
+            [self.clock() + timedelta(days=1)],
+        )
         con.execute("CREATE TEMP TABLE countries (code VARCHAR)")
         con.executemany("INSERT INTO countries VALUES (?)", [(c,) for c in self.countries])
         con.execute("CREATE TEMP TABLE taxonomy (id VARCHAR)")
@@ -354,12 +418,20 @@ class Ingestor:
         self._check_columns(con, kind, path)
 
         self.progress(f"{path.name}: checking rows")
-        self._check_rows(con, kind)
+        self._check_rows(con, kind, retry)
         accepted = self._count(con, "reason IS NULL")
         rejected = self._count(con, "reason IS NOT NULL")
-        rejects = self._write_rejects(con, kind, sha) if rejected else None
+        reasons = tuple(
+            (str(reason), int(count))
+            for reason, count in con.execute(
+                "SELECT reason, count(*) AS n FROM t WHERE reason IS NOT NULL "
+                "GROUP BY reason ORDER BY n DESC, reason"
+            ).fetchall()
+        )
+        attempt = manifest.attempts(sha) + 1
+        rejects = self._write_rejects(con, kind, path, sha, attempt) if rejected else None
 
-        self.progress(f"{path.name}: storing {accepted} rows")
+        self.progress(f"{path.name}: storing {counted(accepted, 'row')}")
         token = f"{sha[:12]}-{uuid.uuid4().hex[:8]}"
         days: list[str] = []
         if kind in REFERENCE_KINDS:
@@ -382,14 +454,25 @@ class Ingestor:
         )
         self.store.commit(manifest)
         self._collect_garbage(manifest)
-        return IngestReport(kind, path, sha, accepted, rejected, False, rejects, days)
+        return IngestReport(
+            kind,
+            path,
+            sha,
+            accepted,
+            rejected,
+            False,
+            rejects,
+            days,
+            retried=len(retry) if retry is not None else 0,
+            reasons=reasons,
+        )
 
     def _check_columns(self, con: duckdb.DuckDBPyConnection, kind: str, path: Path) -> None:
         present = [row[0] for row in con.execute("DESCRIBE raw").fetchall()]
         expected = INPUT_COLUMNS[kind]
         optional = NULLABLE.get(kind, set())
         missing = [c for c in expected if c not in present and c not in optional]
-        extra = [c for c in present if c not in expected]
+        extra = [c for c in present if c not in expected and c not in REPORT_COLUMNS]
         if missing or extra:
             details = []
             if missing:
@@ -404,7 +487,9 @@ class Ingestor:
                 f"CREATE OR REPLACE VIEW raw AS SELECT *, {added} FROM {_reader(path)}"  # noqa: S608
             )
 
-    def _check_rows(self, con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    def _check_rows(
+        self, con: duckdb.DuckDBPyConnection, kind: str, retry: list[int] | None
+    ) -> None:
         columns = INPUT_COLUMNS[kind]
         typed = [f"{_typed(c, t)} AS {c}" for c, t in columns.items()]
         raws = [f"NULLIF(TRIM(CAST(raw.\"{c}\" AS VARCHAR)), '') AS raw_{c}" for c in columns]
@@ -423,8 +508,14 @@ class Ingestor:
             "CREATE TEMP TABLE t0 AS SELECT row_number() OVER () AS row_number, "  # noqa: S608
             f"{', '.join(typed)}, {', '.join(raws)} FROM raw"
         )
+        if retry is not None:
+            con.register("retry_rows", pa.table({"row_number": pa.array(retry, pa.int64())}))
+            con.execute(
+                "DELETE FROM t0 WHERE row_number NOT IN (SELECT row_number FROM retry_rows)"
+            )
+            con.unregister("retry_rows")
         cases = " ".join(
-            f"WHEN {condition} THEN '{reason}'" for condition, reason in _checks(kind, self.clock())
+            f"WHEN {condition} THEN {sql_string(reason)}" for condition, reason in _checks(kind)
         )
         con.execute(
             f"CREATE TEMP TABLE t AS SELECT *, CASE {cases} END AS reason "  # noqa: S608
@@ -444,14 +535,21 @@ class Ingestor:
         row = con.execute(f"SELECT count(*) FROM t WHERE {condition}").fetchone()  # noqa: S608
         return int(row[0]) if row else 0
 
-    def _write_rejects(self, con: duckdb.DuckDBPyConnection, kind: str, sha: str) -> Path:
-        folder = self.store.root / "rejects"
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{sha[:16]}.csv"
+    def _write_rejects(
+        self, con: duckdb.DuckDBPyConnection, kind: str, path: Path, sha: str, attempt: int
+    ) -> Path:
+        """The rejected rows with their reason, as a CSV that is ingestible once corrected:
+        ``<name>-<hash>.csv`` (the file's name, the first 12 hex digits of its SHA-256), then
+        ``-2``, ``-3``... for the reports of later retries of the same file."""
+        folder = private_dir(self.store.root / "rejects")
+        suffix = "" if attempt == 1 else f"-{attempt}"
+        target = folder / f"{path.stem[:REPORT_NAME_CHARACTERS]}-{sha[:12]}{suffix}.csv"
+        # A report of that name was not committed (its ingestion was killed): replace it.
+        target.unlink(missing_ok=True)
         originals = ", ".join(f'raw_{c} AS "{c}"' for c in INPUT_COLUMNS[kind])
         con.execute(
-            f"COPY (SELECT row_number AS line, reason, {originals} FROM t "  # noqa: S608
-            f"WHERE reason IS NOT NULL ORDER BY row_number) TO '{target}' (HEADER)"
+            f'COPY (SELECT row_number AS "row", reason, {originals} FROM t '  # noqa: S608
+            f"WHERE reason IS NOT NULL ORDER BY row_number) TO {sql_string(target)} (HEADER)"
         )
         return target
 
@@ -497,10 +595,10 @@ class Ingestor:
         order = "ordinal" if kind == "users" else ", ".join(key)
         relative = f"{kind}/{kind}-{token}.parquet"
         target = self.store.root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         con.execute(
-            f"COPY (SELECT * FROM ({kept} UNION ALL {new}) ORDER BY {order}) TO '{target}' "  # noqa: S608
-            "(FORMAT parquet, COMPRESSION zstd)"
+            f"COPY (SELECT * FROM ({kept} UNION ALL {new}) ORDER BY {order}) "  # noqa: S608
+            f"TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)"
         )
         manifest.current[kind] = [relative]
 
@@ -509,10 +607,10 @@ class Ingestor:
     ) -> None:
         relative = f"{kind}/part-{token}.parquet"
         target = self.store.root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(target.parent)
         con.execute(
-            f"COPY ({self._select_accepted(kind)} ORDER BY ordinal) TO '{target}' "
-            "(FORMAT parquet, COMPRESSION zstd)"
+            f"COPY ({self._select_accepted(kind)} ORDER BY ordinal) "
+            f"TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)"
         )
         manifest.current[kind].append(relative)
 
@@ -520,11 +618,17 @@ class Ingestor:
         self, con: duckdb.DuckDBPyConnection, manifest: Manifest, kind: str, token: str
     ) -> list[str]:
         folder = self.store.root / kind
-        folder.mkdir(parents=True, exist_ok=True)
+        # The day folders are made here, owner-only, before DuckDB writes into them.
+        for (day,) in con.execute(
+            "SELECT DISTINCT CAST(time AS DATE) FROM t WHERE reason IS NULL"
+        ).fetchall():
+            private_dir(folder / f"day={day.isoformat()}")
+        private_dir(folder)
+        pattern = sql_string(f"part-{token}-{{i}}")
         con.execute(
-            f"COPY ({self._select_accepted(kind)} ORDER BY day, ordinal) TO '{folder}' "
+            f"COPY ({self._select_accepted(kind)} ORDER BY day, ordinal) TO {sql_string(folder)} "
             f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), WRITE_PARTITION_COLUMNS true, "
-            f"OVERWRITE_OR_IGNORE true, FILENAME_PATTERN 'part-{token}-{{i}}')"
+            f"OVERWRITE_OR_IGNORE true, FILENAME_PATTERN {pattern})"
         )
         days: list[str] = []
         for written in sorted(folder.glob(f"day=*/part-{token}-*.parquet")):
@@ -538,13 +642,17 @@ class Ingestor:
 
     def _collect_garbage(self, manifest: Manifest) -> None:
         """Delete data files the manifest does not list: replaced reference files, and files
-        of an ingestion that crashed before its commit. Runs under the store's exclusive lock,
-        so no index build is reading them."""
+        of an ingestion that crashed before its commit; and the rejects reports a retry
+        replaced. Runs under the store's exclusive lock, so no index build is reading them."""
         for kind in KINDS:
             current = {self.store.root / name for name in manifest.current[kind]}
             for stale in (self.store.root / kind).glob("**/*.parquet"):
                 if stale not in current:
                     stale.unlink(missing_ok=True)
+        reports = {self.store.root / name for name in manifest.open_reports()}
+        for stale in (self.store.root / "rejects").glob("*.csv"):
+            if stale not in reports:
+                stale.unlink(missing_ok=True)
 
 
 def files_by_kind(directory: Path) -> list[tuple[str, Path]]:

@@ -9,14 +9,17 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 KINDS = ("brands", "products", "users", "identities", "events", "pings", "behavioral")
 # Reference kinds keep one current version (a later row replaces the earlier one by key);
@@ -104,7 +107,16 @@ class Manifest:
     )
 
     def knows(self, sha256: str) -> IngestedFile | None:
-        return next((f for f in self.files if f.sha256 == sha256), None)
+        """The latest ingestion of the content ``sha256`` (a retry comes after the first)."""
+        return next((f for f in reversed(self.files) if f.sha256 == sha256), None)
+
+    def attempts(self, sha256: str) -> int:
+        return sum(1 for f in self.files if f.sha256 == sha256)
+
+    def open_reports(self) -> set[str]:
+        """The rejects reports still to act on: each content's latest one."""
+        latest = {f.sha256: f for f in self.files}
+        return {f.rejects for f in latest.values() if f.rejects}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,10 +133,32 @@ class Manifest:
         return manifest
 
 
+def private_dir(path: Path) -> Path:
+    """Create the directory ``path`` and its missing parents readable by their owner alone
+    (0700, like ``secret.key``); directories that exist keep their mode."""
+    missing = []
+    folder = path
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def sql_string(value: str | os.PathLike[str]) -> str:
+    """``value`` as a SQL string literal, for the places DuckDB takes no parameter (a view's
+    file list, COPY's target): quotes inside are doubled, so a path may hold any character."""
+    text = os.fspath(value)
+    return "'" + text.replace("'", "''") + "'"
+
+
 @contextmanager
 def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
     """An advisory lock on ``path`` (shared or exclusive), released when the block ends."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     with path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
@@ -136,7 +170,7 @@ def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
 def write_atomically(path: Path, content: str | bytes) -> None:
     """Replace ``path`` with ``content`` (text is written as UTF-8) so that readers see the old
     or the new file, never half of one, even after a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     data = content.encode() if isinstance(content, str) else content
     try:
@@ -180,6 +214,32 @@ class Store:
         with file_lock(self.root / ".lock", shared=shared):
             yield
 
+    @property
+    def scratch_root(self) -> Path:
+        return self.root / ".tmp"
+
+    @contextmanager
+    def scratch(self) -> Iterator[Path]:
+        """A scratch folder for one writer, removed when the block ends. Call it under the
+        exclusive lock, like ``clear_scratch``."""
+        folder = private_dir(self.scratch_root / f"ingest-{uuid.uuid4().hex}")
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def clear_scratch(self) -> None:
+        """Remove what a killed writer left: scratch folders and a half-written manifest. Only
+        the holder of the exclusive lock may call it, so no running writer owns them."""
+        if self.scratch_root.is_dir():
+            for leftover in self.scratch_root.iterdir():
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+        for leftover in self.root.glob(f".{self.manifest_path.name}.*"):
+            leftover.unlink(missing_ok=True)
+
     def files(self, kind: str, manifest: Manifest | None = None) -> list[Path]:
         manifest = manifest or self.manifest()
         return [self.root / name for name in manifest.current[kind]]
@@ -193,7 +253,7 @@ class Store:
             files = self.files(kind, manifest)
             name = f"{prefix}{kind}"
             if files:
-                listed = ", ".join(f"'{f}'" for f in files)
+                listed = ", ".join(sql_string(f) for f in files)
                 selected = ", ".join(columns)
                 con.execute(
                     f"CREATE OR REPLACE VIEW {name} AS SELECT {selected} "  # noqa: S608

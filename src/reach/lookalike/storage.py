@@ -22,7 +22,7 @@ from typing import Any
 
 from pyroaring import BitMap, FrozenBitMap
 
-from reach.engine.store import write_atomically
+from reach.engine.store import private_dir, write_atomically
 
 CACHED_RESULTS = 64
 
@@ -113,7 +113,7 @@ class ResultStore:
         """Whether this process may build the lookalike now: one builder at a time, across
         processes; another builder's claim answers False at once rather than waiting."""
         folder = self._folder(segment_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         with (folder / ".lock").open("a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
