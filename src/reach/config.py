@@ -11,6 +11,8 @@ import phonenumbers
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from reach.engine.store import private_dir
+
 MIN_SECRET_KEY_BYTES = 32
 
 
@@ -213,7 +215,7 @@ class Settings(BaseSettings):
             return self.secret_key.get_secret_value().encode()
         path = self.data_dir / "secret.key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.data_dir)
             # Write aside, then link into place: two processes starting together agree on one
             # key, and nobody ever reads a half-written file.
             fd, tmp = tempfile.mkstemp(dir=self.data_dir, prefix=".secret.")
