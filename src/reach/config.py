@@ -102,6 +102,24 @@ class Settings(BaseSettings):
         ),
     )
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Size of a request's line and headers together; beyond, 431 and the end.",
+    )
+    max_header_count: int = Field(
+        default=100, ge=10, le=10_000, description="Headers per request; beyond, 431 and the end."
+    )
+    header_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=600,
+        description=(
+            "Time a client has to send a request's line and headers, from their first byte (or"
+            " from connecting); a slower connection is closed, with 408 when some of it came."
+        ),
+    )
     max_bulk_items: int = Field(default=1000, ge=1)
     search_default_limit: int = Field(default=50, ge=1)
     search_max_limit: int = Field(default=100, ge=1)
@@ -197,9 +215,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_ranges(self) -> Settings:
         if self.radius_min_km > self.radius_max_km:
-            raise ValueError("radius_min_km must not exceed radius_max_km")
+            raise ValueError("REACH_RADIUS_MIN_KM must not exceed REACH_RADIUS_MAX_KM")
         if self.search_default_limit > self.search_max_limit:
-            raise ValueError("search_default_limit must not exceed search_max_limit")
+            raise ValueError("REACH_SEARCH_DEFAULT_LIMIT must not exceed REACH_SEARCH_MAX_LIMIT")
         return self
 
     @property

@@ -7,23 +7,19 @@ import csv
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Literal, TextIO
+from typing import TYPE_CHECKING, Annotated, Literal, TextIO
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from reach.cli.context import Context, context, err, out
-from reach.contact_list.schemas import (
-    ContactlistAmendment,
-    ContactlistAmendmentAttributes,
-    ContactlistAmendmentRequest,
-    IdentifierType,
-)
-from reach.contact_list.service import ContactListService, ListMatches
-from reach.contact_list.storage import ListStore
-from reach.engine.query import IndexProvider
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from reach.contact_list.schemas import IdentifierType
+    from reach.contact_list.service import ContactListService
 
 app = typer.Typer(help="Contact lists: upload identifiers, see what matched.", no_args_is_help=True)
 
@@ -31,6 +27,10 @@ TYPES: tuple[IdentifierType, ...] = ("email", "phoneNumber", "madid", "identityL
 
 
 def _service(ctx: Context, session: Session) -> ContactListService:
+    from reach.contact_list.service import ContactListService, ListMatches  # noqa: PLC0415
+    from reach.contact_list.storage import ListStore  # noqa: PLC0415
+    from reach.engine.query import IndexProvider  # noqa: PLC0415
+
     lists = ListMatches(ListStore(ctx.settings.data_dir / "lists"))
     index = IndexProvider(ctx.settings.data_dir).current()
     return ContactListService(session, ctx.settings, ctx.clock, lists, index)
@@ -91,6 +91,12 @@ def upload(
     gum_caller_id: Annotated[int | None, typer.Option("--gum-caller-id")] = None,
 ) -> None:
     """Send a file's identifiers to a contact list in batches of 50,000 (hashed on arrival)."""
+    from reach.contact_list.schemas import (  # noqa: PLC0415
+        ContactlistAmendment,
+        ContactlistAmendmentAttributes,
+        ContactlistAmendmentRequest,
+    )
+
     kind = next((t for t in TYPES if t == identifier_type), None)
     if kind is None:
         err.print(f"[red]error:[/red] --type must be one of {', '.join(TYPES)}")

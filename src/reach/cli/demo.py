@@ -6,42 +6,22 @@ import json
 import shlex
 import socket
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
-from reach.audience.schemas import (
-    AdSetAudienceLinkInputEntityV1,
-    AlgebraNodeV1,
-    AudienceCreateEntityV1,
-    AudienceCreateEntityV1Resource,
-)
-from reach.audience.service import AudienceService
-from reach.audience_segment.schemas import (
-    AudienceSegmentCreateEntityV1,
-    AudienceSegmentCreateEntityV1Resource,
-    BehavioralCategory,
-    InMarketCreateV1,
-    LookalikeCreateV1,
-    RetargetingCreateV1,
-)
-from reach.audience_segment.service import AudienceSegmentService
-from reach.auth.service import IssuedCredentials, check_chosen_client_id, check_chosen_secret
-from reach.cli.context import Context, context, err
+from reach.cli.context import Context, context, err, load_settings
 from reach.cli.data import store_of, sync_brands
 from reach.cli.sandbox import admin_token
 from reach.cli.serve import run_server
-from reach.config import Settings
-from reach.engine.demo_data import BRANDS, generate
-from reach.engine.index import IndexBuilder, current_build
-from reach.engine.ingest import Ingestor, files_by_kind
-from reach.models import Advertiser, Brand
-from reach.reference.countries import alpha2_codes
-from reach.reference.repository import AdvertiserRepository, BrandRepository
-from reach.reference.service import ReferenceService
 from reach.reference.taxonomy import taxonomy
-from reach.schema import upgrade_to_head
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from reach.audience_segment.schemas import BehavioralCategory
+    from reach.audience_segment.service import AudienceSegmentService
+    from reach.auth.service import IssuedCredentials
 
 DEMO_CLIENT = "reach-demo"
 ADVERTISERS = {1001: "Northwind Outfitters", 1002: "Contoso Electronics", 1003: "Fabrikam Travel"}
@@ -61,6 +41,17 @@ ADMIN_TOKEN_HOURS = 24.0
 
 def seed(ctx: Context, session: Session) -> None:
     """Add what is missing of the demo data; what exists is left as it is."""
+    from reach.audience_segment.schemas import (  # noqa: PLC0415
+        AudienceSegmentCreateEntityV1,
+        AudienceSegmentCreateEntityV1Resource,
+        InMarketCreateV1,
+        RetargetingCreateV1,
+    )
+    from reach.audience_segment.service import AudienceSegmentService  # noqa: PLC0415
+    from reach.engine.demo_data import BRANDS  # noqa: PLC0415
+    from reach.models import Advertiser, Brand  # noqa: PLC0415
+    from reach.reference.repository import AdvertiserRepository, BrandRepository  # noqa: PLC0415
+
     advertisers = AdvertiserRepository(session)
     for advertiser_id, name in ADVERTISERS.items():
         if advertisers.get(advertiser_id) is None:
@@ -103,6 +94,12 @@ def seed(ctx: Context, session: Session) -> None:
 
 def seed_lookalike(segments: AudienceSegmentService, advertiser_id: int) -> None:
     """A lookalike of the in-market example (its model is built once the server runs)."""
+    from reach.audience_segment.schemas import (  # noqa: PLC0415
+        AudienceSegmentCreateEntityV1,
+        AudienceSegmentCreateEntityV1Resource,
+        LookalikeCreateV1,
+    )
+
     ids = segments.segments.names_in_use(advertiser_id, [EXAMPLE_NAMES[1], LOOKALIKE_NAME])
     if LOOKALIKE_NAME in ids or EXAMPLE_NAMES[1] not in ids:
         return
@@ -120,6 +117,16 @@ def seed_lookalike(segments: AudienceSegmentService, advertiser_id: int) -> None
 
 def seed_audience(ctx: Context, session: Session, advertiser_id: int) -> None:
     """Two ad sets, and an audience of the two example segments linked to the first one."""
+    from reach.audience.schemas import (  # noqa: PLC0415
+        AdSetAudienceLinkInputEntityV1,
+        AlgebraNodeV1,
+        AudienceCreateEntityV1,
+        AudienceCreateEntityV1Resource,
+    )
+    from reach.audience.service import AudienceService  # noqa: PLC0415
+    from reach.audience_segment.service import AudienceSegmentService  # noqa: PLC0415
+    from reach.reference.service import ReferenceService  # noqa: PLC0415
+
     reference = ReferenceService(session, ctx.clock)
     ad_set_ids = [advertiser_id * 10 + 1, advertiser_id * 10 + 2]
     for number, ad_set_id in enumerate(ad_set_ids, start=1):
@@ -206,6 +213,11 @@ DEMO_DATA = {"users": 20_000, "days": 30, "seed": 42}
 
 def ensure_index(ctx: Context) -> None:
     """Generate, ingest and index the demo event data, unless an index is already in service."""
+    from reach.engine.demo_data import generate  # noqa: PLC0415
+    from reach.engine.index import IndexBuilder, current_build  # noqa: PLC0415
+    from reach.engine.ingest import Ingestor, files_by_kind  # noqa: PLC0415
+    from reach.reference.countries import alpha2_codes  # noqa: PLC0415
+
     data_dir = ctx.settings.data_dir
     if current_build(data_dir) is not None:
         return
@@ -292,7 +304,11 @@ def demo(
 ) -> None:
     """Migrate, seed demo data and a demo client, print how to call it, and serve with the
     sandbox controls on."""
-    configured = Settings()
+    from reach.audience_segment.service import AudienceSegmentService  # noqa: PLC0415
+    from reach.auth.service import check_chosen_client_id, check_chosen_secret  # noqa: PLC0415
+    from reach.schema import upgrade_to_head  # noqa: PLC0415
+
+    configured = load_settings()
     bind_host = host or configured.host
     bind_port = port or configured.port
     check_can_listen(bind_host, bind_port)

@@ -20,7 +20,6 @@ from rich.progress import (
 from rich.table import Table
 
 from reach.cli.context import err, out
-from reach.engine.demo_data import generate
 from reach.kit.clock import SystemClock
 from reach.reference.taxonomy import taxonomy
 
@@ -46,6 +45,8 @@ def demo_data(
 
     Files follow docs/data-model.md; truth/ holds hidden taste groups, never to be ingested.
     """
+    from reach.engine.demo_data import generate  # noqa: PLC0415
+
     last_day = end_date.date() if end_date is not None else SystemClock().now().date()
     started = time.perf_counter()
     columns = (

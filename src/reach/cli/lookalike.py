@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import h3.api.basic_int as h3
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reach.audience_segment.repository import AudienceSegmentRepository
-from reach.audience_segment.schemas import LookalikeV1
 from reach.cli.context import Context, context, err, fail, out
-from reach.contact_list.service import ListMatches
-from reach.contact_list.storage import ListStore
-from reach.engine.query import IndexProvider
-from reach.lookalike.storage import ResultStore
-from reach.lookalike.worker import LookalikeWorker
-from reach.reference.repository import BrandRepository
 from reach.reference.taxonomy import taxonomy
+
+if TYPE_CHECKING:
+    from reach.lookalike.worker import LookalikeWorker
 
 app = typer.Typer(help="Lookalike segments: build, state, explanation.", no_args_is_help=True)
 
 
 def _worker(ctx: Context) -> LookalikeWorker:
+    from reach.contact_list.service import ListMatches  # noqa: PLC0415
+    from reach.contact_list.storage import ListStore  # noqa: PLC0415
+    from reach.engine.query import IndexProvider  # noqa: PLC0415
+    from reach.lookalike.storage import ResultStore  # noqa: PLC0415
+    from reach.lookalike.worker import LookalikeWorker  # noqa: PLC0415
+
     settings = ctx.settings
     indexes = IndexProvider(settings.data_dir)
     lists = ListMatches(ListStore(settings.data_dir / "lists"))
@@ -42,6 +42,8 @@ def build_command(
 ) -> None:
     """Build every lookalike whose model is missing for the current data (a running server
     does this by itself; this is for scripts and for a server that is down)."""
+    from reach.engine.query import IndexProvider  # noqa: PLC0415
+
     with context() as ctx:
         if IndexProvider(ctx.settings.data_dir).current() is None:
             fail("no index is in service: run `reach index build` first")
@@ -87,6 +89,9 @@ def build_command(
 @app.command()
 def status() -> None:
     """Every lookalike: its target size and whether its model is built for the current data."""
+    from reach.audience_segment.repository import AudienceSegmentRepository  # noqa: PLC0415
+    from reach.audience_segment.schemas import LookalikeV1  # noqa: PLC0415
+
     with context() as ctx:
         worker = _worker(ctx)
         pending = {wanted.segment_id for wanted in worker.pending()}
@@ -116,6 +121,9 @@ def _state(worker: LookalikeWorker, segment_id: int, pending: set[int]) -> str:
 @app.command()
 def explain(segment_id: Annotated[int, typer.Argument(metavar="SEGMENT_ID")]) -> None:
     """The strongest features of a lookalike's model, and what it was trained on."""
+    from reach.lookalike.storage import ResultStore  # noqa: PLC0415
+    from reach.reference.repository import BrandRepository  # noqa: PLC0415
+
     with context() as ctx:
         results = ResultStore(ctx.settings.data_dir / "lookalikes")
         summary = results.summary(segment_id)
@@ -168,6 +176,8 @@ def label(key: list[Any], brands: dict[int, str]) -> str:
     if kind == "bought":
         return f"bought from advertiser {rest[0]}"
     if kind == "area":
+        import h3.api.basic_int as h3  # noqa: PLC0415
+
         lat, lon = h3.cell_to_latlng(h3.str_to_int(str(rest[0])))
         return f"seen around {lat:.2f}, {lon:.2f}"
     if kind == "behavioral":

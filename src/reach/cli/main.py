@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from reach.cli import contact_list, data, db, lookalike, oauth, registries, sandbox
@@ -9,12 +11,37 @@ from reach.cli.demo import demo
 from reach.cli.demo_data import demo_data
 from reach.cli.serve import serve
 
+# The distribution Reach is installed as (``pip install``), whose version ``--version`` shows.
+DISTRIBUTION = "reach-audiences"
+
 app = typer.Typer(
     name="reach",
     help="Reach: a self-hosted audience segmentation server (Criteo Audience API, every version).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import version  # noqa: PLC0415 - slow, and rarely needed
+
+        typer.echo(f"reach {version(DISTRIBUTION)}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
 app.command()(serve)
 app.command()(demo)
 app.command("demo-data")(demo_data)

@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from reach.auth.service import OperatorService, redirect_with
 from reach.cli.context import context, err, out
 
 consent = typer.Typer(
@@ -47,6 +46,8 @@ def grant(
 ) -> None:
     """Grant a consent and issue its authorization code (valid 10 minutes, once); prints
     {"code", "redirect"} as JSON."""
+    from reach.auth.service import redirect_with  # noqa: PLC0415
+
     ids = _advertiser_ids(advertiser)
     with context() as ctx, ctx.database.session(write=True) as session:
         issued = ctx.auth(session).grant_consent(client, ids, redirect_uri)
@@ -99,6 +100,8 @@ def add_operator(
 ) -> None:
     """Add an operator; the password (at least 12 characters) is read from standard input, so
     it never appears in the shell's history or the process list."""
+    from reach.auth.service import OperatorService  # noqa: PLC0415
+
     if not password_stdin:
         err.print("[red]error:[/red] pass the password on standard input with --password-stdin")
         raise typer.Exit(1)
@@ -112,6 +115,8 @@ def add_operator(
 @operators.command("list")
 def list_operators() -> None:
     """Show every operator and the advertisers they may approve."""
+    from reach.auth.service import OperatorService  # noqa: PLC0415
+
     with context() as ctx, ctx.database.session() as session:
         table = Table("email", "advertisers", "created")
         for o in OperatorService(session, ctx.clock).list():
@@ -132,6 +137,8 @@ def grant_operator(
     ],
 ) -> None:
     """Let an operator approve consents for these advertisers."""
+    from reach.auth.service import OperatorService  # noqa: PLC0415
+
     ids = _advertiser_ids(advertiser)
     with context() as ctx, ctx.database.session(write=True) as session:
         operator = OperatorService(session, ctx.clock).grant(email, ids)

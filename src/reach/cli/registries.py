@@ -6,17 +6,17 @@ import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from reach.audience_segment.schemas import BehavioralCategory
-from reach.audience_segment.service import AudienceSegmentService
-from reach.auth.service import IssuedCredentials
 from reach.cli.context import context, err, out
 from reach.kit.problems import Invalid, Problem
-from reach.reference.service import ReferenceService
+
+if TYPE_CHECKING:
+    from reach.audience_segment.schemas import BehavioralCategory
+    from reach.auth.service import IssuedCredentials
 
 advertisers = typer.Typer(help="Advertisers: the accounts that own segments.", no_args_is_help=True)
 clients = typer.Typer(help="API clients (OAuth2 client credentials).", no_args_is_help=True)
@@ -31,6 +31,8 @@ def add_advertiser(
     name: Annotated[str, typer.Option("--name", help="Display name.")],
 ) -> None:
     """Register an advertiser."""
+    from reach.reference.service import ReferenceService  # noqa: PLC0415
+
     with context() as ctx, ctx.database.session(write=True) as session:
         advertiser = ReferenceService(session, ctx.clock).add_advertiser(advertiser_id, name)
         err.print(f"Added advertiser {advertiser.id} ({advertiser.name})")
@@ -41,6 +43,8 @@ def import_advertisers(
     path: Annotated[Path, typer.Argument(metavar="FILE", help="CSV with the columns id,name.")],
 ) -> None:
     """Register many advertisers from a CSV file, all or none."""
+    from reach.reference.service import ReferenceService  # noqa: PLC0415
+
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
@@ -64,6 +68,8 @@ def import_advertisers(
 @advertisers.command("list")
 def list_advertisers() -> None:
     """Show every advertiser."""
+    from reach.reference.service import ReferenceService  # noqa: PLC0415
+
     with context() as ctx, ctx.database.session() as session:
         table = Table("id", "name", "created")
         for a in ReferenceService(session, ctx.clock).list_advertisers():
@@ -160,6 +166,8 @@ def add_brand(
     name: Annotated[str, typer.Option("--name")],
 ) -> None:
     """Add a brand to the catalogue."""
+    from reach.reference.service import ReferenceService  # noqa: PLC0415
+
     with context() as ctx, ctx.database.session(write=True) as session:
         brand = ReferenceService(session, ctx.clock).add_brand(brand_id, name)
         err.print(f"Added brand {brand.id} ({brand.name})")
@@ -188,6 +196,8 @@ def add_behavioral(
     end: Annotated[str | None, typer.Option("--end", help="ISO-8601 end date.")] = None,
 ) -> None:
     """Provide a read-only Behavioral segment to an advertiser."""
+    from reach.audience_segment.service import AudienceSegmentService  # noqa: PLC0415
+
     categories: tuple[BehavioralCategory, ...] = (
         "Lifestyles",
         "LifeEvents",
@@ -212,6 +222,8 @@ def add_ad_set(
     name: Annotated[str, typer.Option("--name")],
 ) -> None:
     """Register an ad set of an advertiser."""
+    from reach.reference.service import ReferenceService  # noqa: PLC0415
+
     with context() as ctx, ctx.database.session(write=True) as session:
         ad_set = ReferenceService(session, ctx.clock).add_ad_set(ad_set_id, advertiser, name)
         err.print(f"Added ad set {ad_set.id} ({ad_set.name}) of advertiser {ad_set.advertiser_id}")
@@ -220,6 +232,8 @@ def add_ad_set(
 @adsets.command("list")
 def list_ad_sets() -> None:
     """Show every ad set and the audience linked to it."""
+    from reach.reference.service import ReferenceService  # noqa: PLC0415
+
     with context() as ctx, ctx.database.session() as session:
         table = Table("id", "advertiser", "name", "audience")
         for a in ReferenceService(session, ctx.clock).list_ad_sets():

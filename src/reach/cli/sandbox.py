@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reach.cli.context import context, err
-from reach.config import Settings
-from reach.contact_list.storage import ListStore
+from reach.cli.context import context, err, load_settings
 from reach.kit.clock import SystemClock
-from reach.lookalike.storage import ResultStore
-from reach.sandbox.auth import DEFAULT_HOURS, MAX_HOURS, AdminTokens
-from reach.sandbox.service import advertiser_to_reset, reset_store
+from reach.sandbox import DEFAULT_HOURS, MAX_HOURS
+
+if TYPE_CHECKING:
+    from reach.config import Settings
 
 admin = typer.Typer(help="Sandbox administration (the /_reach/ controls).", no_args_is_help=True)
 
 
 def admin_token(settings: Settings, hours: float = DEFAULT_HOURS) -> str:
+    from reach.sandbox.auth import AdminTokens  # noqa: PLC0415
+
     return AdminTokens(settings.signing_key(), SystemClock()).issue(hours)
 
 
@@ -30,7 +31,7 @@ def token(
     ] = DEFAULT_HOURS,
 ) -> None:
     """Print an admin token for the sandbox controls (Authorization: Bearer <token>)."""
-    typer.echo(admin_token(Settings(), hours))
+    typer.echo(admin_token(load_settings(), hours))
 
 
 def reset(
@@ -42,6 +43,10 @@ def reset(
     """Remove what API clients created: segments (not Behavioral ones), audiences, contact-list
     identifiers, lookalike results and ad-set links. Advertisers, ad sets, brands, clients,
     Behavioral segments, event data and the index stay."""
+    from reach.contact_list.storage import ListStore  # noqa: PLC0415
+    from reach.lookalike.storage import ResultStore  # noqa: PLC0415
+    from reach.sandbox.service import advertiser_to_reset, reset_store  # noqa: PLC0415
+
     with context() as ctx:
         advertiser_id = advertiser_to_reset(advertiser)
         scope = f"advertiser {advertiser_id}" if advertiser_id is not None else "every advertiser"

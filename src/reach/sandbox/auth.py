@@ -16,13 +16,12 @@ from fastapi import Depends, Request
 from reach.auth.tokens import ALGORITHM, TokenSigner, derive_key
 from reach.kit.clock import Clock
 from reach.kit.problems import Problem, TokenExpired, TokenInvalid, TokenMissing
+from reach.sandbox import DEFAULT_HOURS, MAX_HOURS
 from reach.sandbox.errors import AdminTokenRequired
 
 ADMIN_ISSUER = "reach-admin"
 ADMIN_AUDIENCE = "reach/_reach"
 ADMIN_SUBJECT = "sandbox-admin"
-DEFAULT_HOURS = 24.0
-MAX_HOURS = 24.0 * 366
 
 
 class AdminTokens:
