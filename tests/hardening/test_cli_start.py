@@ -18,12 +18,14 @@ import pytest
 from reach.testing import reach_command, server_environment
 
 # What a ``--help`` must not load: each takes from tenths of a second to seconds to import.
-# (Pydantic is not among them: Typer itself converts options with it.)
+# (Pydantic is not among them: Typer itself converts options with it.) markdown_it stands for
+# Typer's Rich help formatting, which loads it, Rich's tracebacks and syntax highlighting.
 HEAVY = (
     "alembic",
     "duckdb",
     "fastapi",
     "h3",
+    "markdown_it",
     "numpy",
     "pyarrow",
     "pydantic_settings",

@@ -19,6 +19,9 @@ app = typer.Typer(
     help="Reach: a self-hosted audience segmentation server (Criteo Audience API, every version).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help and usage errors: Typer's Rich formatting loads Markdown, traceback and syntax
+    # modules (0.2 s or more) before it prints a line, and --help must answer at once.
+    rich_markup_mode=None,
 )
 
 
