@@ -105,6 +105,8 @@ def settings(database_url: str, tmp_path: Path, settings_overrides: dict[str, An
         "secret_key": TEST_SECRET_KEY,
         # Lookalikes are trained in the server's worker thread (one test covers the processes).
         "lookalike_processes": 0,
+        # Exact sizes, as in a sandbox; tests of the default mode override it.
+        "size_privacy": "exact",
     }
     return Settings(**(values | settings_overrides))
 

@@ -31,6 +31,7 @@ from reach.engine.query import IndexProvider
 from reach.kit.clock import Clock, SystemClock
 from reach.kit.jsonbody import problem_from_error
 from reach.kit.middleware import TRACE_HEADER, TraceMiddleware, trace_id_of, wire_problems
+from reach.kit.privacy import SizePrivacy
 from reach.kit.problems import (
     InternalError,
     MethodNotAllowed,
@@ -174,7 +175,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.indexes = IndexProvider(settings.data_dir)
     app.state.in_market_sizes = InMarketSizes()
     app.state.memberships = MembershipCache(settings.membership_cache_mib * 2**20)
-    app.state.list_matches = ListMatches(ListStore(settings.data_dir / "lists"))
+    app.state.list_matches = ListMatches(
+        ListStore(settings.data_dir / "lists"), SizePrivacy.from_settings(settings)
+    )
     results = ResultStore(settings.data_dir / "lookalikes")
     worker = LookalikeWorker(settings, database, app.state.indexes, app.state.list_matches, results)
     app.state.lookalike_worker = worker

@@ -6,6 +6,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import phonenumbers
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -151,6 +152,26 @@ class Settings(BaseSettings):
     )
     min_reported_size: int = Field(
         default=100, ge=0, description="Smaller sizes are answered as null, with a warning."
+    )
+    size_privacy: Literal["noisy", "exact"] = Field(
+        default="noisy",
+        description=(
+            "noisy: sizes and match counts carry noise fixed per question and index build, are"
+            " rounded, and small contact lists reach nobody (docs/privacy.md); exact: true"
+            " numbers, for sandboxes and tests, said in every answer's warnings."
+        ),
+    )
+    size_noise_scale: float = Field(
+        default=10.0,
+        gt=0,
+        le=1_000_000,
+        description="Scale (people) of the Laplace noise added to each size in the noisy mode.",
+    )
+    size_significant_digits: int = Field(
+        default=3,
+        ge=1,
+        le=15,
+        description="Significant digits a size keeps in the noisy mode (never finer than tens).",
     )
     membership_cache_mib: int = Field(
         default=512,

@@ -54,7 +54,11 @@ def lookalike(name: str, seed: str, target_size: int | None = None) -> dict[str,
 
 
 def warning_codes(body: dict[str, Any]) -> list[str]:
-    return [w["code"] for w in body["warnings"] if w["code"] != "index-stale"]
+    return [
+        w["code"]
+        for w in body["warnings"]
+        if w["code"] not in ("index-stale", "size-privacy-exact")
+    ]
 
 
 def estimate(user: ApiUser, algebra: dict[str, Any]) -> dict[str, Any]:

@@ -113,13 +113,14 @@ class TestComputeAudienceSegmentsSizes:
         response = sizer.post(f"{SEGMENTS}/compute-sizes", {"data": [{"id": segment}]})
         assert response.headers["x-reach-index-as-of"] == oracle.as_of.isoformat()
         assert "x-reach-index-built-at" in response.headers
-        assert response.json()["warnings"] == []
+        # The test servers answer exact sizes, and say so (docs/privacy.md).
+        assert [w["code"] for w in response.json()["warnings"]] == ["size-privacy-exact"]
 
     def test_stale_data_is_flagged(self, sizer: ApiUser, clock: ManualClock) -> None:
         [segment] = create_segments(sizer, retargeting(ADVERTISER, "r"))
         clock.advance(days=60)
         body = sizer.post(f"{SEGMENTS}/compute-sizes", {"data": [{"id": segment}]}).json()
-        assert [w["code"] for w in body["warnings"]] == ["index-stale"]
+        assert [w["code"] for w in body["warnings"]] == ["size-privacy-exact", "index-stale"]
         assert body["data"][0]["attributes"]["size"] is not None
 
 
@@ -141,7 +142,8 @@ class TestPrivacyFloor:
             large: len(oracle.retargeting(ADVERTISER, "All", 0, 30)),
             small: None,
         }
-        [warning] = body["warnings"]
+        [exact, warning] = body["warnings"]
+        assert exact["code"] == "size-privacy-exact"
         assert warning["code"] == "size-below-privacy-floor"
         assert warning["source"] == {"size": "data/1/attributes/size"}
 

@@ -204,6 +204,30 @@ def to_json(node: Node) -> dict[str, Any]:
     return {key: [to_json(term) for term in node.terms]}
 
 
+def canonical(node: Node, leaf: Callable[[str], str]) -> str:
+    """One text for every tree that says the same thing by reordering, repeating or nesting
+    terms of one operator: each segment id named by ``leaf``, and/or terms flattened, sorted
+    and de-duplicated, double negations removed."""
+    if isinstance(node, Segment):
+        return f"({leaf(node.id)})"
+    if isinstance(node, Not):
+        if isinstance(node.term, Not):
+            return canonical(node.term.term, leaf)
+        return f"not{canonical(node.term, leaf)}"
+    kind = And if isinstance(node, And) else Or
+    terms: set[str] = set()
+    pending = list(node.terms)
+    while pending:
+        term = pending.pop()
+        if isinstance(term, kind):
+            pending.extend(term.terms)
+        else:
+            terms.add(canonical(term, leaf))
+    if len(terms) == 1:
+        return terms.pop()
+    return f"{kind.__name__.lower()}[{','.join(sorted(terms))}]"
+
+
 def relabel(node: Node, rename: Callable[[str], str]) -> Node:
     """The same tree with every segment id passed through ``rename``."""
     if isinstance(node, Segment):

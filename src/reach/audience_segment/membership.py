@@ -71,6 +71,16 @@ COMPUTED_TYPES: dict[str, type[BaseModel]] = {
 }
 
 
+def definition_question(segment_type: str, advertiser_id: int, definition: Any) -> str | None:
+    """The canonical text of a definition whose members follow from it and the index build
+    alone (None for contact lists and lookalikes): equal definitions give equal texts."""
+    model = COMPUTED_TYPES.get(segment_type)
+    if model is None:
+        return None
+    canonical = model.model_validate(definition).model_dump_json()
+    return f"{segment_type}/{advertiser_id}/{canonical}"
+
+
 def members(
     index: Index,
     settings: Settings,
@@ -85,10 +95,9 @@ def members(
     """The users of a segment (its type and the type object as stored or requested);
     ``contact_list`` gives the members of a ContactList segment's identifiers, ``lookalike``
     those a Lookalike segment's model chose; ``cache`` keeps computed members for reuse."""
-    model = COMPUTED_TYPES.get(segment_type)
-    if cache is not None and model is not None:
-        canonical = model.model_validate(definition).model_dump_json()
-        key = (index.build_id, segment_type, advertiser_id, canonical)
+    question = definition_question(segment_type, advertiser_id, definition)
+    if cache is not None and question is not None:
+        key = (index.build_id, question)
         return cache.get(
             key, lambda: members(index, settings, segment_type, advertiser_id, definition)
         )

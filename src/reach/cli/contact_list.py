@@ -30,8 +30,11 @@ def _service(ctx: Context, session: Session) -> ContactListService:
     from reach.contact_list.service import ContactListService, ListMatches  # noqa: PLC0415
     from reach.contact_list.storage import ListStore  # noqa: PLC0415
     from reach.engine.query import IndexProvider  # noqa: PLC0415
+    from reach.kit.privacy import SizePrivacy  # noqa: PLC0415
 
-    lists = ListMatches(ListStore(ctx.settings.data_dir / "lists"))
+    lists = ListMatches(
+        ListStore(ctx.settings.data_dir / "lists"), SizePrivacy.from_settings(ctx.settings)
+    )
     index = IndexProvider(ctx.settings.data_dir).current()
     return ContactListService(session, ctx.settings, ctx.clock, lists, index)
 

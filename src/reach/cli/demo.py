@@ -325,7 +325,9 @@ def demo(
             shown = [*EXAMPLE_NAMES, LOOKALIKE_NAME]
             segment_ids = sorted(examples.names_in_use(1001, shown).values())
         ensure_index(ctx)
-        settings = ctx.settings.model_copy(update={"sandbox": True})
+        # A sandbox: exact sizes (every size answer says so), unless chosen otherwise.
+        exact = {} if "size_privacy" in configured.model_fields_set else {"size_privacy": "exact"}
+        settings = ctx.settings.model_copy(update={"sandbox": True} | exact)
     base = f"http://{bind_host}:{bind_port}"
     # Plain echo: the snippet must not be re-wrapped, or it would not run as printed.
     typer.echo(instructions(base, credentials, segment_ids))

@@ -21,12 +21,13 @@ def _worker(ctx: Context) -> LookalikeWorker:
     from reach.contact_list.service import ListMatches  # noqa: PLC0415
     from reach.contact_list.storage import ListStore  # noqa: PLC0415
     from reach.engine.query import IndexProvider  # noqa: PLC0415
+    from reach.kit.privacy import SizePrivacy  # noqa: PLC0415
     from reach.lookalike.storage import ResultStore  # noqa: PLC0415
     from reach.lookalike.worker import LookalikeWorker  # noqa: PLC0415
 
     settings = ctx.settings
     indexes = IndexProvider(settings.data_dir)
-    lists = ListMatches(ListStore(settings.data_dir / "lists"))
+    lists = ListMatches(ListStore(settings.data_dir / "lists"), SizePrivacy.from_settings(settings))
     # Built here, in this process: the command is the worker.
     settings = settings.model_copy(update={"lookalike_processes": 0})
     return LookalikeWorker(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,8 +27,9 @@ from reach.engine.identities import keys_array, type_counts
 from reach.engine.query import Index
 from reach.kit.clock import Clock
 from reach.kit.ids import parse_id
+from reach.kit.privacy import SizePrivacy
 from reach.kit.problems import Problem, RequestProblems, RequiredField
-from reach.kit.sizes import IndexUnavailable
+from reach.kit.sizes import IndexUnavailable, SizeBelowFloor
 from reach.models import AudienceSegment
 
 MATCH_RATE_DECIMALS = 4
@@ -42,14 +44,22 @@ class Matches:
     identifiers: dict[str, int]
     matches: dict[str, int]
     members: BitMap
+    # Names the list's content: two lists of the same identifiers have the same digest.
+    digest: str
+
+    @property
+    def question(self) -> str:
+        """What the list's size answers, for the noise of the privacy mode."""
+        return f"ContactList/{self.digest}"
 
 
 class ListMatches:
     """Matches of lists, cached by (list, version, index build): a list is matched against the
     identity graph once per change of either."""
 
-    def __init__(self, lists: ListStore) -> None:
+    def __init__(self, lists: ListStore, privacy: SizePrivacy) -> None:
         self.lists = lists
+        self.privacy = privacy
         self._lock = Lock()
         self._cache: OrderedDict[tuple[int, int, str], Matches] = OrderedDict()
 
@@ -62,12 +72,23 @@ class ListMatches:
                 self._cache.move_to_end(cache_key)
                 return found
         matched, members = index.match(keys)
-        found = Matches(type_counts(keys), type_counts(keys[matched]), members)
+        digest = hashlib.blake2b(keys.tobytes(), digest_size=16).hexdigest()
+        found = Matches(type_counts(keys), type_counts(keys[matched]), members, digest)
         with self._lock:
             self._cache[cache_key] = found
             while len(self._cache) > CACHED_LISTS:
                 self._cache.popitem(last=False)
         return found
+
+    def reach(self, segment_id: int, index: Index) -> BitMap:
+        """The people a list contributes to sizes, audiences and lookalike seeds: none while
+        its own size is withheld (fewer people than the floor), so that no size tells whether
+        one listed person is in a segment."""
+        found = self.get(segment_id, index)
+        shown = self.privacy.count(len(found.members), found.question, index.build_id)
+        if shown is None and not self.privacy.exact:
+            return BitMap()
+        return found.members
 
 
 @dataclass
@@ -222,14 +243,31 @@ class ContactListService:
                 ],
             )
         found = self.matches.get(segment.id, self.index)
+        privacy = self.matches.privacy
+        build = self.index.build_id
         identifiers = sum(found.identifiers.values())
-        matches = sum(found.matches.values())
+        # The caller's own upload count stays exact; what matched is answered like a size.
+        matches = privacy.count(sum(found.matches.values()), f"{found.question}/matches", build)
+        by_type = {
+            t: (n, privacy.count(found.matches.get(t, 0), f"{found.question}/matches/{t}", build))
+            for t, n in found.identifiers.items()
+        }
+        warnings = privacy.notice()
+        if matches is None:
+            warnings.append(
+                SizeBelowFloor(
+                    f"Fewer than {privacy.floor} identifiers matched: the count is withheld"
+                    " (REACH_MIN_REPORTED_SIZE)",
+                    source={"numberOfMatches": "data/attributes/numberOfMatches"},
+                )
+            )
         return Statistics(
             identifiers=identifiers,
-            matches=matches,
-            rate=match_rate(matches, identifiers),
-            by_type={t: (n, found.matches.get(t, 0)) for t, n in found.identifiers.items()},
+            matches=None if matches is None else min(matches, identifiers),
+            rate=None if matches is None else match_rate(min(matches, identifiers), identifiers),
+            by_type={t: (n, None if m is None else min(m, n)) for t, (n, m) in by_type.items()},
             invalid=invalid,
+            warnings=warnings,
         )
 
     def set_read_only(self, raw_id: str, read_only: bool) -> AudienceSegment:

@@ -26,11 +26,6 @@ class IndexStale(Problem):
     title = "The sizes come from old data"
 
 
-def reported(size: int, floor: int) -> int | None:
-    """A size as answered: below the floor it is withheld, so no small group is singled out."""
-    return size if size >= floor else None
-
-
 def floor_warning(floor: int, path: str) -> Problem:
     return SizeBelowFloor(
         f"Fewer than {floor} people: the size is withheld (REACH_MIN_REPORTED_SIZE)",

@@ -65,7 +65,7 @@ def inputs(
         seed.type,
         seed.advertiser_id,
         seed.definition,
-        contact_list=lambda: lists.get(seed.id, index).members,
+        contact_list=lambda: lists.reach(seed.id, index),
     )
     seed_members = found if isinstance(found, FrozenBitMap) else FrozenBitMap(found)
     digest = hashlib.sha256(f"{MODEL_VERSION}/{index.build_id}/{target_size}/".encode())
@@ -110,6 +110,10 @@ class LookalikeService:
             )
             self._inputs[lookalike.id] = found
         return found
+
+    def question(self, lookalike: AudienceSegment) -> str:
+        """What the lookalike's size answers: its inputs, for the noise of the privacy mode."""
+        return f"Lookalike/{self._of(lookalike).key}"
 
     def members(self, lookalike: AudienceSegment) -> FrozenBitMap:
         """The lookalike's members; ``LookalikeComputing`` when its model is not built yet,

@@ -9,6 +9,7 @@ from reach.config import Settings
 from reach.deps import ClockDep, ReadSession, SettingsDep
 from reach.engine.query import Index, IndexProvider
 from reach.kit.middleware import wire_problems
+from reach.kit.privacy import SizePrivacy
 from reach.kit.problems import Problem
 from reach.kit.sizes import IndexUnavailable, SizeBelowFloor, freshness, freshness_headers
 from reach.kit.wire import JsonResponse
@@ -27,13 +28,17 @@ router = APIRouter(prefix="/marketing-solutions/audience-segments", tags=["Audie
 
 
 class ListSizes:
-    """The sizes of one list answer: withheld below the floor, absent without an index."""
+    """The sizes of one list answer, as the privacy mode says: withheld below the floor,
+    absent without an index."""
 
-    def __init__(self, request: Request, settings: Settings, clock: ClockDep) -> None:
+    def __init__(
+        self, request: Request, settings: Settings, clock: ClockDep, kind: str, country: str
+    ) -> None:
         provider: IndexProvider = request.app.state.indexes
         self.index: Index | None = provider.current()
         self.cache: InMarketSizes = request.app.state.in_market_sizes
-        self.floor = settings.min_reported_size
+        self.privacy: SizePrivacy = request.app.state.list_matches.privacy
+        self.question = f"{kind}/{country}"
         self.withheld = 0
         self.warnings: list[Problem] = []
         self.headers: dict[str, str] = {}
@@ -43,22 +48,23 @@ class ListSizes:
             )
         else:
             self.headers = freshness_headers(self.index.as_of, self.index.built_at)
-            self.warnings += freshness(
+            self.warnings += self.privacy.notice() + freshness(
                 self.index.as_of, self.index.built_at, clock.now(), settings.index_max_age_hours
             )
 
     def shown(self, sizes: dict[str, int], key: str) -> int | None:
-        size = sizes.get(key, 0)
-        if size >= self.floor:
-            return size
-        self.withheld += 1
-        return None
+        if self.index is None:
+            return None
+        size = self.privacy.count(sizes.get(key, 0), f"{self.question}/{key}", self.index.build_id)
+        if size is None:
+            self.withheld += 1
+        return size
 
     def wire(self, request: Request) -> list[dict[str, object]]:
         if self.withheld and self.index is not None:
             self.warnings.append(
                 SizeBelowFloor(
-                    f"{self.withheld} sizes below {self.floor} people are withheld (null)"
+                    f"{self.withheld} sizes below {self.privacy.floor} people are withheld (null)"
                 )
             )
         return wire_problems(request, self.warnings)
@@ -77,7 +83,7 @@ def get_audience_segments_in_market_brands(
         request.query_params.get("advertiser-id"),
         request.query_params.get("country"),
     )
-    listed = ListSizes(request, settings, clock)
+    listed = ListSizes(request, settings, clock, "InMarketBrand", country)
     sizes = (
         listed.cache.brands(listed.index, country, [b.id for b in brands]) if listed.index else {}
     )
@@ -111,7 +117,7 @@ def get_audience_segments_in_market_interests(
         request.query_params.get("advertiser-id"),
         request.query_params.get("country"),
     )
-    listed = ListSizes(request, settings, clock)
+    listed = ListSizes(request, settings, clock, "InMarketInterest", country)
     sizes = listed.cache.interests(listed.index, country) if listed.index else {}
     return JsonResponse(
         InMarketAudienceSegmentInterestEntityV1ListResponse(

@@ -1,7 +1,8 @@
 """Size logic: compute-sizes and estimate-size for segments and audiences, in-market list sizes.
 
-Every number comes from the published index (docs/segments.md); sizes below the privacy floor
-are withheld (null, with a warning) and every answer tells how fresh its data is.
+Every number comes from the published index (docs/segments.md) and is answered as the privacy
+mode says (docs/privacy.md): noised and rounded by default, withheld below the floor (null, with
+a warning); every answer tells how fresh its data is.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ from reach.audience.schemas import (
 )
 from reach.audience.service import AudienceService
 from reach.audience_segment.errors import SegmentNotFound
-from reach.audience_segment.membership import MembershipCache, in_market_members, members
+from reach.audience_segment.membership import (
+    MembershipCache,
+    definition_question,
+    in_market_members,
+    members,
+)
 from reach.audience_segment.repository import AudienceSegmentRepository
 from reach.audience_segment.rules import SegmentRules
 from reach.audience_segment.schemas import (
@@ -40,7 +46,7 @@ from reach.kit.clock import Clock
 from reach.kit.findings import Findings, bulk_target
 from reach.kit.ids import parse_ids
 from reach.kit.problems import Invalid, Problem, RequestProblems, RequiredField
-from reach.kit.sizes import IndexUnavailable, floor_warning, freshness, reported
+from reach.kit.sizes import IndexUnavailable, floor_warning, freshness
 from reach.lookalike.errors import LookalikeUnavailable
 from reach.lookalike.service import Lookalikes, LookalikeService
 from reach.models import AudienceSegment
@@ -77,6 +83,7 @@ class SizingService:
     ) -> None:
         self.session = session
         self.lists = lists
+        self.privacy = lists.privacy
         self.memberships = memberships
         self.settings = settings
         self.clock = clock
@@ -85,19 +92,33 @@ class SizingService:
         self.audiences = AudienceRepository(session)
         self.lookalikes = LookalikeService(session, settings, self.index, lists, lookalikes)
 
-    def _report(self, size: int, path: str, warnings: list[Problem]) -> int | None:
-        shown = reported(size, self.settings.min_reported_size)
+    def _report(self, size: int, question: str, path: str, warnings: list[Problem]) -> int | None:
+        shown = self.privacy.count(size, question, self.index.build_id)
         if shown is None:
-            warnings.append(floor_warning(self.settings.min_reported_size, path))
+            warnings.append(floor_warning(self.privacy.floor, path))
         return shown
 
     def _fresh(self) -> list[Problem]:
-        return freshness(
+        """The warnings of every size answer: the privacy mode when exact, the data's age."""
+        return self.privacy.notice() + freshness(
             self.index.as_of,
             self.index.built_at,
             self.clock.now(),
             self.settings.index_max_age_hours,
         )
+
+    def _question(self, segment: AudienceSegment) -> str:
+        """What a segment's size answers, in a canonical text (docs/privacy.md)."""
+        if segment.type == "ContactList":
+            return self.lists.get(segment.id, self.index).question
+        if segment.type == "Lookalike":
+            return self.lookalikes.question(segment)
+        question = definition_question(segment.type, segment.advertiser_id, segment.definition)
+        assert question is not None, segment.type
+        return question
+
+    def _audience_question(self, node: algebra.Node, segments: dict[int, AudienceSegment]) -> str:
+        return "Audience/" + algebra.canonical(node, lambda raw: self._question(segments[int(raw)]))
 
     def _segment_members(self, segment: AudienceSegment) -> AbstractBitMap:
         return members(
@@ -106,7 +127,7 @@ class SizingService:
             segment.type,
             segment.advertiser_id,
             segment.definition,
-            contact_list=lambda: self.lists.get(segment.id, self.index).members,
+            contact_list=lambda: self.lists.reach(segment.id, self.index),
             lookalike=lambda: self.lookalikes.members(segment),
             cache=self.memberships,
         )
@@ -136,7 +157,9 @@ class SizingService:
                 sized.warnings.append(problem)
                 sized.result.data.append((segment.id, None))
                 continue
-            sized.result.data.append((segment.id, self._report(size, path, sized.warnings)))
+            sized.result.data.append(
+                (segment.id, self._report(size, self._question(segment), path, sized.warnings))
+            )
         return sized
 
     def estimate_segment(
@@ -161,6 +184,7 @@ class SizingService:
             ),
         )
         bitmap: AbstractBitMap | None = None
+        question: str | None = None
         if (attrs.in_market is None) == (attrs.location is None):
             f.add(
                 Invalid,
@@ -170,17 +194,22 @@ class SizingService:
             )
         elif attrs.in_market is not None:
             spec = rules.in_market(attrs.in_market, f, "attributes/inMarket")
-            if spec is not None and not f:
+            if spec is not None and not f and advertiser_id is not None:
                 bitmap = in_market_members(self.index, spec)
+                question = definition_question("InMarket", advertiser_id, spec.model_dump())
         elif attrs.location is not None:
             loc = rules.location(attrs.location, f, "attributes/location")
-            if loc is not None and not f:
+            if loc is not None and not f and advertiser_id is not None:
                 bitmap = members(self.index, self.settings, "Location", 0, loc.model_dump())
-        if f or bitmap is None or advertiser_id is None:
+                question = definition_question("Location", advertiser_id, loc.model_dump())
+        if f or bitmap is None or question is None or advertiser_id is None:
             raise RequestProblems(p.within("data") for p in f.problems)
         sized = Sized(warnings=self._fresh())
         sized.result.data.append(
-            (advertiser_id, self._report(len(bitmap), "data/attributes/size", sized.warnings))
+            (
+                advertiser_id,
+                self._report(len(bitmap), question, "data/attributes/size", sized.warnings),
+            )
         )
         return sized
 
@@ -218,7 +247,10 @@ class SizingService:
                 sized.warnings.append(problem)
                 sized.result.data.append((audience.id, None))
                 continue
-            sized.result.data.append((audience.id, self._report(size, path, sized.warnings)))
+            question = self._audience_question(trees[audience.id], segments)
+            sized.result.data.append(
+                (audience.id, self._report(size, question, path, sized.warnings))
+            )
         return sized
 
     def _leaf(
@@ -259,8 +291,9 @@ class SizingService:
             sized.warnings.append(problem)
             sized.result.data.append((advertiser_id, None))
             return sized
+        question = self._audience_question(node, segments)
         sized.result.data.append(
-            (advertiser_id, self._report(size, "data/attributes/size", sized.warnings))
+            (advertiser_id, self._report(size, question, "data/attributes/size", sized.warnings))
         )
         return sized
 

@@ -52,8 +52,13 @@ ENV_CLIENT_SECRET = "REACH_TEST_CLIENT_SECRET"  # noqa: S105 - a variable name
 ENV_ADVERTISER_ID = "REACH_TEST_ADVERTISER_ID"
 ENV_DATABASE_URL = "REACH_TEST_DATABASE_URL"
 
-# What a sandbox server is run with unless its settings say otherwise.
-SANDBOX_ENVIRONMENT = {"REACH_SANDBOX": "1", "REACH_RATE_LIMIT_PER_MINUTE": "0"}
+# What a sandbox server is run with unless its settings say otherwise: exact sizes, which
+# every size answer states in its warnings (docs/privacy.md).
+SANDBOX_ENVIRONMENT = {
+    "REACH_SANDBOX": "1",
+    "REACH_RATE_LIMIT_PER_MINUTE": "0",
+    "REACH_SIZE_PRIVACY": "exact",
+}
 
 
 def reach_command() -> list[str]:
