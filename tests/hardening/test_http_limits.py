@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from reach.testing import RunningServer, reach, running_server, server_environment
+from reach.testing import HOST, RunningServer, reach, running_server, server_environment
 
 ME = "/2025-01/marketing-solutions/me"
 # The server under test gives a client this long to send a request's head; the tests wait far
@@ -141,7 +141,9 @@ def test_a_kept_alive_connection_may_wait_between_requests(server: RunningServer
     # The head timeout counts from a request's first byte: an idle kept-alive connection is
     # governed by the keep-alive timeout, longer than the head timeout.
     address = urlsplit(server.url)
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=GUARD_SECONDS)
+    connection = http.client.HTTPConnection(
+        address.hostname or HOST, address.port, timeout=GUARD_SECONDS
+    )
     try:
         sockets = []
         for _ in range(2):
