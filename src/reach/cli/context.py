@@ -113,17 +113,19 @@ def expectation(field: FieldInfo) -> str:
     low, high = bound(annotated_types.Ge, "ge"), bound(annotated_types.Le, "le")
     if low is not None and high is not None:
         return f"{kind} from {low} to {high}"
-    phrases = [
+    limits = " and ".join(
         f"{words} {value}"
         for words, value in (
-            ("of at least", low),
+            ("at least", low),
             ("greater than", bound(annotated_types.Gt, "gt")),
-            ("of at most", high),
+            ("at most", high),
             ("less than", bound(annotated_types.Lt, "lt")),
         )
         if value is not None
-    ]
-    return " ".join([kind, " and ".join(phrases)]) if phrases else kind
+    )
+    if not limits:
+        return kind
+    return f"{kind} of {limits}" if limits.startswith("at ") else f"{kind} {limits}"
 
 
 # The words for each type a setting can have.
