@@ -1516,6 +1516,8 @@ def child_env(work: Work, source: Path) -> dict[str, str]:
         "REACH_SECRET_KEY": secrets.token_urlsafe(48),
         "REACH_RATE_LIMIT_PER_MINUTE": "0",
         "REACH_MIN_REPORTED_SIZE": "0",
+        # Sizes are checked against the expected numbers: exact (docs/privacy.md).
+        "REACH_SIZE_PRIVACY": "exact",
         "REACH_PROSPECTING_LOOKBACK_DAYS": str(PROSPECTING_LOOKBACK_DAYS),
         "REACH_LOCATION_LOOKBACK_DAYS": str(LOCATION_LOOKBACK_DAYS),
         "REACH_IN_MARKET_DAYS": str(IN_MARKET_DAYS),

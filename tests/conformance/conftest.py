@@ -217,6 +217,8 @@ def sized_server(
     env = server_environment(data_dir, sized_database) | {
         "REACH_MIN_REPORTED_SIZE": "0",
         "REACH_RATE_LIMIT_PER_MINUTE": "0",
+        # Sizes are compared with the oracle's: exact, as in a sandbox (docs/privacy.md).
+        "REACH_SIZE_PRIVACY": "exact",
     }
     reach(env, "db", "upgrade")
     # In this order: products name brands, and events name users and products.

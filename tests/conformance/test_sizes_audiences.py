@@ -177,7 +177,7 @@ class TestComputeAudiencesSizes:
         )
         exchange = sizer.api_calls()[-1]
         assert exchange.headers["x-reach-index-as-of"] == oracle.as_of.isoformat()
-        assert [w.code for w in response.warnings] == ["index-stale"]
+        assert [w.code for w in response.warnings] == ["size-privacy-exact", "index-stale"]
 
     def test_unknown_and_foreign_audiences_are_per_item_problems(
         self,
@@ -344,7 +344,7 @@ class TestEstimateAudiencesSizes:
         assert response.data.attributes.size == len(members(segments))
         exchange = sizer.api_calls()[-1]
         assert exchange.headers["x-reach-index-as-of"] == oracle.as_of.isoformat()
-        assert [w.code for w in response.warnings] == ["index-stale"]
+        assert [w.code for w in response.warnings] == ["size-privacy-exact", "index-stale"]
 
     def test_an_estimate_is_the_size_of_the_audience_it_describes(
         self, sizer: Sdk, names: Names, segments: Segments

@@ -70,7 +70,7 @@ class TestInMarketBrandSizes:
         # Neither all zero nor all equal: the comparison says something.
         assert len(set(brand_sizes.values())) > 10
         assert brands.errors == []
-        assert [w.code for w in brands.warnings] == ["index-stale"]
+        assert [w.code for w in brands.warnings] == ["size-privacy-exact", "index-stale"]
         exchange = sizer.api_calls()[-1]
         assert exchange.headers["x-reach-index-as-of"] == oracle.as_of.isoformat()
 
@@ -113,7 +113,7 @@ class TestInMarketInterestSizes:
         assert listed == {i: interest_sizes.get(i, 0) for i in taxonomy_parents()}
         assert sum(1 for size in interest_sizes.values() if size > 0) > 50
         assert interests.errors == []
-        assert [w.code for w in interests.warnings] == ["index-stale"]
+        assert [w.code for w in interests.warnings] == ["size-privacy-exact", "index-stale"]
         exchange = sizer.api_calls()[-1]
         assert exchange.headers["x-reach-index-as-of"] == oracle.as_of.isoformat()
         # The contract's entity, read the way the contract reads it, is unchanged.

@@ -89,8 +89,12 @@ def assert_states_its_data(sdk: Sdk, response: Any, oracle: Oracle) -> None:
     assert exchange.status == 200
     assert exchange.headers["x-reach-index-as-of"] == oracle.as_of.isoformat()
     assert datetime.fromisoformat(exchange.headers["x-reach-index-built-at"]).tzinfo is not None
-    assert [(w.code, w.type) for w in response.warnings] == [("index-stale", "availability")]
-    assert oracle.as_of.isoformat() in response.warnings[0].detail
+    # The sized server answers exact sizes and says so (docs/privacy.md).
+    assert [(w.code, w.type) for w in response.warnings] == [
+        ("size-privacy-exact", "validation"),
+        ("index-stale", "availability"),
+    ]
+    assert oracle.as_of.isoformat() in response.warnings[1].detail
 
 
 def test_the_demo_data_ends_on_the_day_it_was_asked_to(oracle: Oracle) -> None:
