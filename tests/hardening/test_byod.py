@@ -151,6 +151,25 @@ class TestTheRejectsReport:
         assert (fed_back.accepted, fed_back.rejected) == (1, 0)
         assert [r[1] for r in stored(store, "products")] == ["p1", "p2"]
 
+    def test_a_corrected_copy_kept_beside_the_reports_is_ingested_not_deleted(
+        self, tmp_path: Path, ingest: Callable[[str, Path], IngestReport], store: Store
+    ) -> None:
+        products = write_csv(
+            tmp_path / "products.csv",
+            PRODUCTS,
+            [[7, "p1", "", "", 10, "Low"], [7, "p2", "", "", 20, "Cheap"]],
+        )
+        report = ingest("products", products).rejects
+        assert report is not None
+        fixed = report.with_name("products-fixed.csv")
+        fixed.write_text(report.read_text(encoding="utf-8").replace("Cheap", "Low"), "utf-8")
+
+        fed_back = ingest("products", fixed)
+
+        assert (fed_back.accepted, fed_back.rejected) == (1, 0)
+        assert fixed.exists() and report.exists()
+        assert [r[1] for r in stored(store, "products")] == ["p1", "p2"]
+
     def test_the_report_numbers_rows_from_the_first_after_the_header(
         self, tmp_path: Path, ingest: Callable[[str, Path], IngestReport]
     ) -> None:

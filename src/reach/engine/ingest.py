@@ -349,7 +349,7 @@ class Ingestor:
                     return IngestReport(kind, path, sha, 0, 0, True, None, [])
                 # The accepted rows are stored already: check again only the rejected ones.
                 retry = self._rejected_rows(earlier, path)
-            self._collect_garbage(manifest)
+            self._collect_garbage(manifest, keep=path)
             # A scratch database on disk, so that a large file spills instead of filling memory.
             with (
                 self.store.scratch() as scratch,
@@ -453,7 +453,7 @@ class Ingestor:
             )
         )
         self.store.commit(manifest)
-        self._collect_garbage(manifest)
+        self._collect_garbage(manifest, keep=path)
         return IngestReport(
             kind,
             path,
@@ -640,7 +640,7 @@ class Ingestor:
                 days.append(day)
         return days
 
-    def _collect_garbage(self, manifest: Manifest) -> None:
+    def _collect_garbage(self, manifest: Manifest, keep: Path) -> None:
         """Delete data files the manifest does not list: replaced reference files, and files
         of an ingestion that crashed before its commit; and the rejects reports a retry
         replaced. Runs under the store's exclusive lock, so no index build is reading them."""
@@ -649,10 +649,10 @@ class Ingestor:
             for stale in (self.store.root / kind).glob("**/*.parquet"):
                 if stale not in current:
                     stale.unlink(missing_ok=True)
-        reports = {self.store.root / name for name in manifest.open_reports()}
-        for stale in (self.store.root / "rejects").glob("*.csv"):
-            if stale not in reports:
-                stale.unlink(missing_ok=True)
+        for name in manifest.superseded_reports():
+            report = self.store.root / name
+            if report.resolve() != keep.resolve():  # never the file being ingested
+                report.unlink(missing_ok=True)
 
 
 def files_by_kind(directory: Path) -> list[tuple[str, Path]]:

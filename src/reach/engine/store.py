@@ -113,10 +113,12 @@ class Manifest:
     def attempts(self, sha256: str) -> int:
         return sum(1 for f in self.files if f.sha256 == sha256)
 
-    def open_reports(self) -> set[str]:
-        """The rejects reports still to act on: each content's latest one."""
+    def superseded_reports(self) -> set[str]:
+        """The rejects reports Reach wrote that a retry replaced: each content's earlier ones
+        (never a file Reach did not write, such as a corrected copy kept beside them)."""
         latest = {f.sha256: f for f in self.files}
-        return {f.rejects for f in latest.values() if f.rejects}
+        current = {f.rejects for f in latest.values() if f.rejects}
+        return {f.rejects for f in self.files if f.rejects and f.rejects not in current}
 
     def to_json(self) -> dict[str, Any]:
         return {
