@@ -15,7 +15,10 @@ from typing import Any
 
 import duckdb
 import pytest
+from fastapi import FastAPI
 
+from reach.lookalike.service import Lookalikes
+from reach.lookalike.worker import LookalikeWorker
 from tests.builders import AUDIENCES, SEGMENTS, create_segments, item, leaf, sizes, sizes_by_id
 from tests.conftest import ApiUser
 from tests.engine.oracle import Oracle
@@ -253,3 +256,55 @@ def test_exact_answers_say_so(scene: Scene) -> None:
     ]
     for answer in answers:
         assert "size-privacy-exact" in [w["code"] for w in answer["warnings"]]
+
+
+@pytest.fixture
+def worker(app: FastAPI) -> LookalikeWorker:
+    """The server's worker, building only when the test says so."""
+    app.state.lookalikes = Lookalikes(app.state.lookalikes.results, lambda: None)
+    found: LookalikeWorker = app.state.lookalike_worker
+    return found
+
+
+def lookalike_of(seed: str, target_size: int = 200) -> dict[str, Any]:
+    return item(
+        ADVERTISER, f"like {seed}", lookalike={"seedSegmentId": seed, "targetSize": target_size}
+    )
+
+
+@pytest.mark.parametrize("mode", ["noisy"], indirect=True)
+def test_a_lookalike_does_not_tell_whether_an_added_identifier_matched(
+    scene: Scene, worker: LookalikeWorker
+) -> None:
+    """Its model is named by the seed's question, not by the seed's members: adding an
+    identifier that matches nobody asks for a new model, as one that matches does."""
+    seed = scene.contact_list(scene.decoys)
+    [look] = create_segments(scene.user, lookalike_of(seed))
+    worker.run_once()
+    assert scene.size(look) is not None
+    stranger = {
+        "data": {
+            "type": "ContactlistAmendment",
+            "attributes": {
+                "operation": "add",
+                "identifierType": "email",
+                "identifiers": ["nobody-reach-knows@example.org"],
+            },
+        }
+    }
+    assert scene.user.patch(f"{SEGMENTS}/{seed}/contact-list", stranger).status_code == 200
+    body = sizes(scene.user, f"{SEGMENTS}/compute-sizes", look)
+    assert sizes_by_id(body) == {look: None}
+    assert "lookalike-computing" in [w["code"] for w in body["warnings"]]
+
+
+@pytest.mark.parametrize("mode", ["noisy"], indirect=True)
+def test_lookalike_seed_warnings_give_no_exact_count(scene: Scene) -> None:
+    few = scene.contact_list(scene.outside[:3])
+    small_place = {"pointsOfInterest": [PARIS], "radiusInKm": 1}
+    [place] = create_segments(scene.user, item(ADVERTISER, "tiny", location=small_place))
+    for seed in (few, place):
+        [look] = create_segments(scene.user, lookalike_of(seed))
+        body = sizes(scene.user, f"{SEGMENTS}/compute-sizes", look)
+        [small] = [w for w in body["warnings"] if w["code"] == "lookalike-seed-small"]
+        assert f"has fewer than {FLOOR} matched users" in small["detail"]

@@ -302,6 +302,8 @@ class TestCommandLine:
         monkeypatch.setenv("REACH_DATABASE_URL", database_url)
         monkeypatch.setenv("REACH_DATA_DIR", str(app.state.settings.data_dir))
         monkeypatch.setenv("REACH_SECRET_KEY", TEST_SECRET_KEY)
+        # The command and the server share their settings, privacy mode included.
+        monkeypatch.setenv("REACH_SIZE_PRIVACY", app.state.settings.size_privacy)
         [seed] = create_segments(sizer, retargeting(ADVERTISER, "seed", 0, 10))
         [look] = create_segments(sizer, lookalike("look", seed, 300))
         runner = CliRunner()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from threading import Lock
@@ -73,11 +74,39 @@ COMPUTED_TYPES: dict[str, type[BaseModel]] = {
 
 def definition_question(segment_type: str, advertiser_id: int, definition: Any) -> str | None:
     """The canonical text of a definition whose members follow from it and the index build
-    alone (None for contact lists and lookalikes): equal definitions give equal texts."""
+    alone (None for contact lists and lookalikes): definitions that select the same people by
+    the same rule give one text, whatever their names, order or repeats."""
     model = COMPUTED_TYPES.get(segment_type)
     if model is None:
         return None
-    canonical = model.model_validate(definition).model_dump_json()
+    parsed = model.model_validate(definition)
+    decisive: dict[str, Any]
+    if isinstance(parsed, LocationV1):
+        decisive = {
+            "points": sorted(
+                {
+                    (p.latitude, p.longitude)
+                    for p in parsed.points_of_interest
+                    if p.latitude is not None and p.longitude is not None
+                }
+            ),
+            "radius": parsed.radius_in_km,
+        }
+    elif isinstance(parsed, InMarketV1):
+        tree = taxonomy()
+        decisive = {
+            "country": parsed.country,
+            "brands": sorted({int(b) for b in parsed.brand_ids}),
+            "interests": sorted({d for i in parsed.interest_ids for d in tree.descendants(i)}),
+            "prices": sorted(set(parsed.price_range)),
+            "powers": sorted(set(parsed.buying_power)),
+            "gender": parsed.gender,
+        }
+    elif isinstance(parsed, BehavioralV1):
+        decisive = {"category": parsed.category, "country": parsed.country}
+    else:
+        decisive = parsed.model_dump(mode="json")
+    canonical = json.dumps(decisive, sort_keys=True, separators=(",", ":"))
     return f"{segment_type}/{advertiser_id}/{canonical}"
 
 

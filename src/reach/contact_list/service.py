@@ -80,12 +80,11 @@ class ListMatches:
                 self._cache.popitem(last=False)
         return found
 
-    def reach(self, segment_id: int, index: Index) -> BitMap:
-        """The people a list contributes to sizes, audiences and lookalike seeds: none while
-        its own size is withheld (fewer people than the floor), so that no size tells whether
-        one listed person is in a segment."""
-        found = self.get(segment_id, index)
-        shown = self.privacy.count(len(found.members), found.question, index.build_id)
+    def reached(self, found: Matches, build_id: str) -> BitMap:
+        """The people a matched list contributes to sizes, audiences and lookalike seeds: none
+        while its own size is withheld (fewer people than the floor), so that no size tells
+        whether one listed person is in a segment."""
+        shown = self.privacy.count(len(found.members), found.question, build_id)
         if shown is None and not self.privacy.exact:
             return BitMap()
         return found.members

@@ -24,7 +24,7 @@ SizePrivacyMode = Literal["noisy", "exact"]
 NOISE_KEY_PURPOSE = b"reach/size-noise"
 # Never finer than tens: a size of 1,234 is answered as 1,230.
 MIN_ROUNDING_STEP = 10
-_UNIT = float(2**64)
+_UNIT = float(2**53)
 
 
 class ExactSizes(Problem):
@@ -79,8 +79,9 @@ class SizePrivacy:
         """Laplace noise of the configured scale, fixed by the question and the index build."""
         digest = hmac.new(self._key, f"{build_id}\x00{question}".encode(), hashlib.sha256).digest()
         (word,) = struct.unpack(">Q", digest[:8])
-        # A uniform draw in (-1/2, 1/2), never exactly 0 at the tails, through the inverse CDF.
-        u = (word + 0.5) / _UNIT - 0.5
+        # A uniform draw strictly inside (-1/2, 1/2) from 53 bits (a float holds them exactly),
+        # through the inverse CDF.
+        u = ((word >> 11) + 0.5) / _UNIT - 0.5
         return -self.noise_scale * math.copysign(1.0, u) * math.log(1.0 - 2.0 * abs(u))
 
     def rounded(self, value: float) -> int:

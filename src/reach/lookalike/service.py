@@ -13,15 +13,14 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyroaring import FrozenBitMap
+from pyroaring import AbstractBitMap, FrozenBitMap
 from sqlalchemy.orm import Session
 
-from reach.audience_segment.membership import members
+from reach.audience_segment.membership import definition_question, members
 from reach.audience_segment.repository import AudienceSegmentRepository
 from reach.audience_segment.schemas import LookalikeV1
 from reach.config import Settings
 from reach.contact_list.service import ListMatches
-from reach.engine.bitmaps import ordinals_of
 from reach.engine.lookalike import MODEL_VERSION, scope
 from reach.engine.query import Index
 from reach.kit.problems import Problem
@@ -46,6 +45,8 @@ class Inputs:
 
     segment_id: int
     seed: FrozenBitMap
+    # What the seed's size answers (docs/privacy.md): its definition or its list's content.
+    seed_question: str
     target_size: int
     build_id: str
     key: str
@@ -59,18 +60,31 @@ def inputs(
     seed: AudienceSegment,
 ) -> Inputs:
     target_size = LookalikeV1.model_validate(lookalike.definition).target_size
-    found = members(
-        index,
-        settings,
-        seed.type,
-        seed.advertiser_id,
-        seed.definition,
-        contact_list=lambda: lists.reach(seed.id, index),
-    )
+    if seed.type == "ContactList":
+        matched = lists.get(seed.id, index)
+        question = matched.question
+        found: AbstractBitMap = lists.reached(matched, index.build_id)
+    else:
+        asked = definition_question(seed.type, seed.advertiser_id, seed.definition)
+        assert asked is not None, seed.type
+        question = asked
+        found = members(index, settings, seed.type, seed.advertiser_id, seed.definition)
     seed_members = found if isinstance(found, FrozenBitMap) else FrozenBitMap(found)
-    digest = hashlib.sha256(f"{MODEL_VERSION}/{index.build_id}/{target_size}/".encode())
-    digest.update(ordinals_of(seed_members).tobytes())
-    return Inputs(lookalike.id, seed_members, target_size, index.build_id, digest.hexdigest()[:32])
+    # Named by the seed's question, not by its members: these follow from the question and the
+    # index build, and a key that changed only when the members did would tell whether one
+    # person added to a list matched anyone.
+    digest = hashlib.sha256(
+        f"{MODEL_VERSION}/{index.build_id}/{target_size}/{lists.privacy.mode}/".encode()
+    )
+    digest.update(question.encode())
+    return Inputs(
+        lookalike.id,
+        seed_members,
+        question,
+        target_size,
+        index.build_id,
+        digest.hexdigest()[:32],
+    )
 
 
 @dataclass(frozen=True)
@@ -135,24 +149,33 @@ class LookalikeService:
         return found
 
     def diagnostics(self, lookalike: AudienceSegment, path: str) -> list[Problem]:
-        """Warnings about the seed: too few matched users, or most of its countries."""
+        """Warnings about the seed: too few matched users, or most of its countries. Their
+        numbers are answered like sizes (docs/privacy.md): a seed is any segment, and an exact
+        count of a small one would tell whether one person is in it."""
         wanted = self._of(lookalike)
-        seed = len(wanted.seed)
+        privacy = self.lists.privacy
+        build = self.index.build_id
         where = scope(self.index.countries(), wanted.seed)
         found: list[Problem] = []
-        if seed < SMALL_SEED:
+        seed = privacy.count(len(wanted.seed), wanted.seed_question, build)
+        if seed is None or seed < SMALL_SEED:
+            has = f"fewer than {privacy.floor}" if seed is None else str(seed)
             found.append(
                 SeedTooSmall(
-                    f"The seed of lookalike {lookalike.id} has {seed} matched users (fewer than"
+                    f"The seed of lookalike {lookalike.id} has {has} matched users (fewer than"
                     f" {SMALL_SEED}): the model has little to learn from",
                     source={"size": path},
                 )
             )
-        population = len(where.seed) + len(where.eligible)
-        if population and len(where.seed) > LARGE_SEED_SHARE * population:
+        countries = ",".join(where.countries)
+        within = privacy.count(len(where.seed), f"{wanted.seed_question}/in/{countries}", build)
+        population = privacy.count(
+            len(where.seed) + len(where.eligible), f"Countries/{countries}", build
+        )
+        if within is not None and population and within > LARGE_SEED_SHARE * population:
             found.append(
                 SeedTooLarge(
-                    f"The seed of lookalike {lookalike.id} holds {len(where.seed)} of the"
+                    f"The seed of lookalike {lookalike.id} holds {within} of the"
                     f" {population} users of its countries ({', '.join(where.countries)}):"
                     " few users are left to choose from",
                     source={"size": path},

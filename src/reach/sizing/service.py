@@ -38,7 +38,7 @@ from reach.audience_segment.schemas import (
     InMarketV1,
 )
 from reach.config import Settings
-from reach.contact_list.service import ListMatches
+from reach.contact_list.service import ListMatches, Matches
 from reach.engine.query import Index
 from reach.kit.access import item_advertiser
 from reach.kit.bulk import BulkResult, check_item_count
@@ -91,6 +91,9 @@ class SizingService:
         self.segments = AudienceSegmentRepository(session)
         self.audiences = AudienceRepository(session)
         self.lookalikes = LookalikeService(session, settings, self.index, lists, lookalikes)
+        # Each list is matched once per request, so its members and its question always come
+        # from the same version of it, even while it is being amended.
+        self._lists: dict[int, Matches] = {}
 
     def _report(self, size: int, question: str, path: str, warnings: list[Problem]) -> int | None:
         shown = self.privacy.count(size, question, self.index.build_id)
@@ -107,10 +110,16 @@ class SizingService:
             self.settings.index_max_age_hours,
         )
 
+    def _list(self, segment: AudienceSegment) -> Matches:
+        found = self._lists.get(segment.id)
+        if found is None:
+            found = self._lists[segment.id] = self.lists.get(segment.id, self.index)
+        return found
+
     def _question(self, segment: AudienceSegment) -> str:
         """What a segment's size answers, in a canonical text (docs/privacy.md)."""
         if segment.type == "ContactList":
-            return self.lists.get(segment.id, self.index).question
+            return self._list(segment).question
         if segment.type == "Lookalike":
             return self.lookalikes.question(segment)
         question = definition_question(segment.type, segment.advertiser_id, segment.definition)
@@ -127,7 +136,7 @@ class SizingService:
             segment.type,
             segment.advertiser_id,
             segment.definition,
-            contact_list=lambda: self.lists.reach(segment.id, self.index),
+            contact_list=lambda: self.lists.reached(self._list(segment), self.index.build_id),
             lookalike=lambda: self.lookalikes.members(segment),
             cache=self.memberships,
         )
