@@ -27,6 +27,7 @@ from reach.engine.store import Store
 from reach.reference.countries import alpha2_codes
 from reach.reference.taxonomy import taxonomy
 from reach.testing import running_server
+from tests.engine.test_ingest import write_csv
 
 ROOT = Path(__file__).parents[2]
 DATA_MODEL = ROOT / "docs" / "data-model.md"
@@ -37,14 +38,6 @@ PRODUCTS = ["advertiser_id", "product_id", "brand_id", "interest_id", "price", "
 EVENTS = ["time", "user_id", "advertiser_id", "kind", "product_id", "price"]
 # How the docs name a rejects report; the name a report really gets is checked against it.
 DOCUMENTED_REPORT = "store/rejects/<name>-<hash>.csv"
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -75,6 +68,18 @@ def stored(store: Store, kind: str) -> list[tuple[Any, ...]]:
     with duckdb.connect() as con:
         store.create_views(con)
         return con.execute(f"SELECT * FROM {kind} ORDER BY ALL").fetchall()
+
+
+def rejected_product(tmp_path: Path, ingest: Callable[[str, Path], IngestReport]) -> Path:
+    """The rejects report of a products file whose second row has an unknown price range."""
+    products = write_csv(
+        tmp_path / "products.csv",
+        PRODUCTS,
+        [[7, "p1", "", "", 10, "Low"], [7, "p2", "", "", 20, "Cheap"]],
+    )
+    report = ingest("products", products).rejects
+    assert report is not None
+    return report
 
 
 class TestRetryingARejectedFile:
@@ -128,13 +133,7 @@ class TestTheRejectsReport:
     def test_a_corrected_report_can_be_ingested(
         self, tmp_path: Path, ingest: Callable[[str, Path], IngestReport], store: Store
     ) -> None:
-        products = write_csv(
-            tmp_path / "products.csv",
-            PRODUCTS,
-            [[7, "p1", "", "", 10, "Low"], [7, "p2", "", "", 20, "Cheap"]],
-        )
-        report = ingest("products", products).rejects
-        assert report is not None
+        report = rejected_product(tmp_path, ingest)
         rows = read_csv(report)
         assert [(r["row"], r["reason"]) for r in rows] == [
             ("2", "price_range must be Low, Medium or High")
@@ -154,13 +153,7 @@ class TestTheRejectsReport:
     def test_a_corrected_copy_kept_beside_the_reports_is_ingested_not_deleted(
         self, tmp_path: Path, ingest: Callable[[str, Path], IngestReport], store: Store
     ) -> None:
-        products = write_csv(
-            tmp_path / "products.csv",
-            PRODUCTS,
-            [[7, "p1", "", "", 10, "Low"], [7, "p2", "", "", 20, "Cheap"]],
-        )
-        report = ingest("products", products).rejects
-        assert report is not None
+        report = rejected_product(tmp_path, ingest)
         fixed = report.with_name("products-fixed.csv")
         fixed.write_text(report.read_text(encoding="utf-8").replace("Cheap", "Low"), "utf-8")
 
