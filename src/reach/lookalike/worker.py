@@ -238,6 +238,14 @@ class LookalikeWorker:
                 if not self._wanted.is_set():
                     self._idle.set()
 
+    def health(self) -> str:
+        """What readiness reports of the worker: ``running`` while it can scan (its thread is
+        alive, or not started yet because nothing asked), ``stopped`` once closed or crashed."""
+        with self._lock:
+            if self._closed or (self._thread is not None and not self._thread.is_alive()):
+                return "stopped"
+        return "running"
+
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no scan is wanted or running; False on timeout."""
         return self._idle.wait(timeout)

@@ -1,0 +1,1 @@
+"""Reach as a deployed service: container, health, logs, metrics, workers, export, install."""
