@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from reach.engine.store import private_dir
 
 MIN_SECRET_KEY_BYTES = 32
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class Settings(BaseSettings):
@@ -62,6 +63,23 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "Server processes `reach serve` runs on one port (gunicorn with the app preloaded);"
+            " 1: a single uvicorn process."
+        ),
+    )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "redis:// (or rediss://, unix://) URL of a Redis that holds the rate-limit counts,"
+            " shared by every worker and host; unset: process memory with one worker, a file of"
+            " the data directory with several."
+        ),
+    )
     access_log: bool = Field(default=True, description="Log one line per HTTP call.")
 
     token_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
@@ -224,6 +242,16 @@ class Settings(BaseSettings):
     def _refuse_weak_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
             raise ValueError(f"REACH_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        # A secret: the URL may carry Redis's password, so it is never repeated.
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(REDIS_SCHEMES):
+            raise ValueError("REACH_REDIS_URL must start with one of " + ", ".join(REDIS_SCHEMES))
         return value
 
     @field_validator("phone_default_region")
