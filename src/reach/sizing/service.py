@@ -129,7 +129,8 @@ class SizingService:
     def _audience_question(self, node: algebra.Node, segments: dict[int, AudienceSegment]) -> str:
         return "Audience/" + algebra.canonical(node, lambda raw: self._question(segments[int(raw)]))
 
-    def _segment_members(self, segment: AudienceSegment) -> AbstractBitMap:
+    def segment_members(self, segment: AudienceSegment) -> AbstractBitMap:
+        """The people of a segment over the index in service, as its size counts them."""
         return members(
             self.index,
             self.settings,
@@ -160,7 +161,7 @@ class SizingService:
             if segment.type == "Lookalike":
                 sized.warnings.extend(self.lookalikes.diagnostics(segment, path))
             try:
-                size = len(self._segment_members(segment))
+                size = len(self.segment_members(segment))
             except LookalikeUnavailable as problem:
                 problem.source = {"size": path}
                 sized.warnings.append(problem)
@@ -248,9 +249,7 @@ class SizingService:
                 continue
             path = f"data/{index}/attributes/size"
             try:
-                size = len(
-                    algebra.evaluate(trees[audience.id], partial(self._leaf, segments, cache))
-                )
+                size = len(self.audience_members(trees[audience.id], segments, cache))
             except LookalikeUnavailable as problem:
                 problem.source = {"size": path}
                 sized.warnings.append(problem)
@@ -262,12 +261,22 @@ class SizingService:
             )
         return sized
 
+    def audience_members(
+        self,
+        node: algebra.Node,
+        segments: dict[int, AudienceSegment],
+        cache: dict[int, AbstractBitMap] | None = None,
+    ) -> AbstractBitMap:
+        """The people of an audience's algebra (its ``segments`` by id), as its size counts
+        them; ``cache`` keeps each segment's members for the next audience of a request."""
+        return algebra.evaluate(node, partial(self._leaf, segments, {} if cache is None else cache))
+
     def _leaf(
         self, segments: dict[int, AudienceSegment], cache: dict[int, AbstractBitMap], raw: str
     ) -> AbstractBitMap:
         segment_id = int(raw)
         if segment_id not in cache:
-            cache[segment_id] = self._segment_members(segments[segment_id])
+            cache[segment_id] = self.segment_members(segments[segment_id])
         return cache[segment_id]
 
     def estimate_audience(
@@ -294,7 +303,7 @@ class SizingService:
         cache: dict[int, AbstractBitMap] = {}
         sized = Sized(warnings=self._fresh())
         try:
-            size = len(algebra.evaluate(node, partial(self._leaf, segments, cache)))
+            size = len(self.audience_members(node, segments, cache))
         except LookalikeUnavailable as problem:
             problem.source = {"size": "data/attributes/size"}
             sized.warnings.append(problem)
