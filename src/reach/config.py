@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 import tempfile
@@ -242,6 +243,18 @@ class Settings(BaseSettings):
     def _refuse_weak_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
             raise ValueError(f"REACH_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver_installed(cls, value: str | None) -> str | None:
+        # PostgreSQL's driver is an optional dependency: say so at start, not at the first call.
+        scheme = (value or "").partition(":")[0].lower()
+        if scheme == "postgresql+psycopg" and importlib.util.find_spec("psycopg") is None:
+            raise ValueError(
+                "REACH_DATABASE_URL is a PostgreSQL URL, whose driver is not installed:"
+                " pip install 'reach-audiences[postgresql]'"
+            )
         return value
 
     @field_validator("redis_url")

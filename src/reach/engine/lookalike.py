@@ -33,6 +33,11 @@ REGULARISATION = 0.1  # scikit-learn's C (inverse L2 strength), chosen on plante
 EXPLAINED_FEATURES = 25
 # Weights this small change no ranking worth having; skipping them saves scoring time.
 NEGLIGIBLE_WEIGHT = 1e-4
+# Why a model cannot be built where the optional dependencies are not installed.
+MISSING_EXTRA = (
+    "lookalike models need scikit-learn and SciPy, which are not installed:"
+    " pip install 'reach-audiences[lookalike]'"
+)
 
 
 @dataclass(frozen=True)
@@ -129,9 +134,13 @@ def train(
 ) -> Model | None:
     """Learn what sets the seed apart from the other users of its countries (``countries``
     holds the users of each one, as ``Index.countries``); None when either side is empty."""
-    # scikit-learn takes most of a second to import: only model builds pay for it.
-    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
-    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+    # scikit-learn takes most of a second to import: only model builds pay for it. It is an
+    # optional dependency (with SciPy), so a lean install serves everything but lookalikes.
+    try:
+        from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+        from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+    except ModuleNotFoundError as missing:
+        raise ModuleNotFoundError(MISSING_EXTRA, name=missing.name) from missing
 
     where = scope(countries, seed)
     if not where.seed or not where.eligible:

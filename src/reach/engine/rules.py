@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlglot
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -151,4 +149,12 @@ def grouped(rule: Rule) -> str:
 
 def transpile(sql: str, dialect: str) -> str:
     """A rule in another engine's SQL dialect (``spark``, ``trino``...)."""
+    # Only a distributed executor needs this, so sqlglot is not a dependency of the server.
+    try:
+        import sqlglot  # noqa: PLC0415
+    except ModuleNotFoundError as missing:
+        raise ModuleNotFoundError(
+            "transpiling the rules needs sqlglot, which is not installed: pip install sqlglot",
+            name=missing.name,
+        ) from missing
     return sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
