@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from reach.cli import contact_list, data, db, lookalike, oauth, registries, sandbox
+from reach.cli import backup, contact_list, data, db, lookalike, oauth, registries, sandbox
 from reach.cli.demo import demo
 from reach.cli.demo_data import demo_data
 from reach.cli.serve import serve
@@ -53,6 +53,7 @@ app.add_typer(data.index, name="index")
 app.add_typer(contact_list.app, name="contact-list")
 app.add_typer(lookalike.app, name="lookalike")
 app.add_typer(db.app, name="db")
+app.add_typer(backup.app, name="backup")
 app.add_typer(registries.advertisers, name="advertisers")
 app.add_typer(registries.clients, name="clients")
 app.add_typer(registries.brands, name="brands")
