@@ -13,6 +13,9 @@ from reach.cli.context import err, load_settings
 if TYPE_CHECKING:
     from reach.config import Settings
 
+# As REACH_WORKERS allows (the option is checked before the settings are read).
+MAX_WORKERS = 64
+
 
 def run_server(settings: Settings, host: str, port: int) -> None:
     # The web stack loads when a server starts, not with the command line.
@@ -42,13 +45,27 @@ def run_server(settings: Settings, host: str, port: int) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (REACH_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (REACH_PORT).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_WORKERS,
+            help="Server processes sharing the port, 1 to 64 (REACH_WORKERS).",
+        ),
+    ] = None,
 ) -> None:
     """Run the Reach API server."""
     from reach.schema import SchemaNotCurrent  # noqa: PLC0415
 
     settings = load_settings()
+    count = workers or settings.workers
     try:
-        run_server(settings, host or settings.host, port or settings.port)
+        if count > 1:
+            from reach.cli.workers import run_workers  # noqa: PLC0415
+
+            run_workers(settings, host or settings.host, port or settings.port, count)
+        else:
+            run_server(settings, host or settings.host, port or settings.port)
     except SchemaNotCurrent as problem:
         err.print(f"[red]error:[/red] {escape(str(problem))}")
         raise typer.Exit(1) from None
