@@ -28,8 +28,12 @@ from reach.contract.endpoints import DOCS_ASSETS, docs_assets
 from reach.contract.endpoints import router as contract_router
 from reach.db import Database
 from reach.engine.query import IndexProvider
+from reach.health import IndexMetrics, StoreCheck, metrics_router
+from reach.health import router as health_router
 from reach.kit.clock import Clock, SystemClock
 from reach.kit.jsonbody import problem_from_error
+from reach.kit.logs import log_call
+from reach.kit.metrics import observe_call
 from reach.kit.middleware import TRACE_HEADER, TraceMiddleware, trace_id_of, wire_problems
 from reach.kit.privacy import SizePrivacy
 from reach.kit.problems import (
@@ -154,6 +158,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         worker.wake()
         yield
         worker.close()
+        app.state.store_check.close()
         database.dispose()
 
     app = FastAPI(
@@ -181,6 +186,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     results = ResultStore(settings.data_dir / "lookalikes")
     worker = LookalikeWorker(settings, database, app.state.indexes, app.state.list_matches, results)
     app.state.lookalike_worker = worker
+    app.state.store_check = StoreCheck(database)
+    app.state.index_metrics = IndexMetrics(app.state.indexes, clock)
     app.state.lookalikes = Lookalikes(results, worker.wake)
     # The sandbox controls (/_reach/), off unless asked for: then None, and nothing runs.
     app.state.sandbox = (
@@ -189,7 +196,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         else None
     )
 
-    app.add_middleware(TraceMiddleware)
+    # What each call was goes to the access log and to the metrics (REACH_ACCESS_LOG,
+    # REACH_METRICS).
+    observers = [log_call] if settings.access_log else []
+    if settings.metrics:
+        observers.append(observe_call)
+    app.add_middleware(TraceMiddleware, observers=observers)
     if app.state.sandbox is not None:
         # Outermost: the journal sees each answer as sent, trace id and warnings included.
         app.add_middleware(
@@ -204,6 +216,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_crash)
 
+    app.include_router(health_router)
+    if settings.metrics:
+        app.include_router(metrics_router)
     app.include_router(token_router)
     if app.state.sandbox is not None:
         app.include_router(sandbox_router)

@@ -82,6 +82,19 @@ class Settings(BaseSettings):
         ),
     )
     access_log: bool = Field(default=True, description="Log one line per HTTP call.")
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto",
+        description=(
+            "json: one JSON object per line; console: readable key=value lines; auto: console"
+            " when standard error is a terminal, else json."
+        ),
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="The least severe log lines written."
+    )
+    metrics: bool = Field(
+        default=True, description="Serve Prometheus metrics at /metrics (false: 404)."
+    )
 
     token_lifetime_seconds: int = Field(default=900, ge=60, le=86_400)
     token_grace_seconds: int = Field(
@@ -266,6 +279,11 @@ class Settings(BaseSettings):
         if not value.get_secret_value().startswith(REDIS_SCHEMES):
             raise ValueError("REACH_REDIS_URL must start with one of " + ", ".join(REDIS_SCHEMES))
         return value
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("phone_default_region")
     @classmethod

@@ -20,6 +20,7 @@ from reach.audience_segment.schemas import (
 )
 from reach.config import Settings
 from reach.engine.query import Index
+from reach.kit.metrics import MEMBERSHIP_CACHE_HITS, MEMBERSHIP_CACHE_MISSES
 from reach.reference.taxonomy import taxonomy
 
 
@@ -41,7 +42,9 @@ class MembershipCache:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
+                MEMBERSHIP_CACHE_HITS.inc()
                 return found
+        MEMBERSHIP_CACHE_MISSES.inc()
         # Computed outside the lock: two requests may compute the same members at once, which
         # costs time but never correctness.
         computed = compute()

@@ -11,6 +11,7 @@ from reach.auth.scopes import AUDIENCE_MANAGE, AUDIENCE_READ, CAMPAIGN_MANAGE
 from reach.auth.service import AuthService, Principal
 from reach.auth.throttle import client_address, failure_limits
 from reach.db import Database
+from reach.kit.middleware import PRINCIPAL_KEY
 from reach.kit.problems import (
     MissingScope,
     RateLimited,
@@ -44,6 +45,8 @@ def authenticate(request: Request) -> Principal:
         # told to send a token, not to slow down.
         limits.bearer_address.failed(address)
         raise
+    # For the access log: who called (its client id and advertiser ids, never the token).
+    setattr(request.state, PRINCIPAL_KEY, principal)
     if state.sandbox is not None:
         # Sandbox only: the journal learns the caller; injected faults strike before the limit.
         state.sandbox.on_call(request, principal.client_id)

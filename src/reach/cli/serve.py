@@ -22,8 +22,11 @@ def run_server(settings: Settings, host: str, port: int) -> None:
     import uvicorn  # noqa: PLC0415
 
     from reach.app import create_app  # noqa: PLC0415
-    from reach.cli.protocol import HeadLimits, bounded_protocol, log_config  # noqa: PLC0415
+    from reach.cli.protocol import HeadLimits, bounded_protocol  # noqa: PLC0415
+    from reach.kit.logs import configure_logging, uvicorn_log_config  # noqa: PLC0415
 
+    # Before the app is built: what it logs at start is rendered like the rest.
+    configure_logging(settings)
     app = create_app(settings)
     # Everything loaded so far lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stall requests for tens of milliseconds under load.
@@ -34,9 +37,10 @@ def run_server(settings: Settings, host: str, port: int) -> None:
         host=host,
         port=port,
         http=bounded_protocol(HeadLimits.from_settings(settings)),
-        log_level="info",
-        log_config=log_config(),
-        access_log=settings.access_log,
+        log_level=settings.log_level,
+        log_config=uvicorn_log_config(settings),
+        # Reach logs each call itself (REACH_ACCESS_LOG), with what uvicorn does not know.
+        access_log=False,
         proxy_headers=False,
         server_header=False,
     )

@@ -1,19 +1,58 @@
-"""ASGI middleware: a trace id for every call, echoed in a header next to rate-limit headers."""
+"""ASGI middleware: a trace id for every call, echoed in a header next to rate-limit headers,
+and what each call was (its ``Call``) handed to observers: the access log, the metrics."""
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bound_contextvars
 
-from reach.kit.problems import Problem
+from reach.kit.problems import InternalError, Problem
 from reach.kit.ratelimit import RateLimitState
 
 TRACE_HEADER = b"x-trace-id"
+# Where authentication leaves the caller (an object with ``client_id`` and ``advertiser_ids``),
+# and where the codes of the problems answered are gathered, in the call's state.
+PRINCIPAL_KEY = "principal"
+PROBLEM_CODES_KEY = "problem_codes"
+# What a call that matched no route is counted as: never its raw path, which a caller chooses.
+UNMATCHED = "unmatched"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One HTTP call as it ended; nothing of its query string, headers or body."""
+
+    trace_id: str
+    method: str
+    path: str
+    # The route's operation id, else its path template; ``UNMATCHED`` when no route matched.
+    operation: str
+    api_version: str | None
+    status: int
+    seconds: float
+    client_id: str | None = None
+    advertiser_ids: frozenset[int] = frozenset()
+    problems: tuple[str, ...] = field(default=())
+
+
+Observer = Callable[[Call], None]
+
+
+def operation_of(scope: Scope) -> str:
+    """The route a call matched, by name: its operation id, else its path template."""
+    route = scope.get("route")
+    if route is None:
+        return UNMATCHED
+    operation = getattr(route, "operation_id", None) or getattr(route, "path", None)
+    return str(operation) if operation else UNMATCHED
 
 
 def new_trace_id() -> str:
@@ -33,10 +72,12 @@ def wire_problems(request: Request, problems: Iterable[Problem]) -> list[dict[st
     ``x-trace-id`` header) and the problem's number in the answer, ``<trace>-1``, ``<trace>-2``,
     numbered across the answer's errors and warnings, so any one leads to the call's logs."""
     trace_id = trace_id_of(request)
+    codes: list[str] = request.state._state.setdefault(PROBLEM_CODES_KEY, [])
     wired = []
     for problem in problems:
         number = getattr(request.state, "problems_sent", 0) + 1
         request.state.problems_sent = number
+        codes.append(problem.code)
         wired.append(problem.to_wire(trace_id=f"{trace_id}-{number}", instance=request.url.path))
     return wired
 
@@ -63,24 +104,30 @@ class TraceMiddleware:
     """Gives each HTTP call a trace id (``request.state.trace_id``) and adds it to the answer.
 
     The answer also carries the ``x-ratelimit-*`` headers when authentication counted the call,
-    and the warnings ``add_warnings`` left for it.
+    and the warnings ``add_warnings`` left for it. Whatever is logged while the call runs carries
+    its trace id; once it is answered, each of ``observers`` is told what the call was.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, observers: Sequence[Observer] = ()) -> None:
         self.app = app
+        self.observers = tuple(observers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         state = scope.setdefault("state", {})
         trace_id = new_trace_id()
         state["trace_id"] = trace_id
+        status = 500
 
         held: list[Message] = []
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((TRACE_HEADER, trace_id.encode()))
                 rate: RateLimitState | None = state.get("rate_limit")
@@ -100,7 +147,36 @@ class TraceMiddleware:
                 return
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        with bound_contextvars(trace_id=trace_id):
+            try:
+                await self.app(scope, receive, send_with_headers)
+            except Exception:
+                # Answered by the outermost layer, as an internal error, after this one.
+                state.setdefault(PROBLEM_CODES_KEY, []).append(InternalError.code)
+                status = 500
+                raise
+            finally:
+                if self.observers:
+                    self._observe(scope, state, trace_id, status, started)
+
+    def _observe(
+        self, scope: Scope, state: dict[str, Any], trace_id: str, status: int, started: float
+    ) -> None:
+        principal = state.get(PRINCIPAL_KEY)
+        call = Call(
+            trace_id=trace_id,
+            method=scope["method"],
+            path=scope["path"],
+            operation=operation_of(scope),
+            api_version=scope.get("path_params", {}).get("api_version"),
+            status=status,
+            seconds=time.perf_counter() - started,
+            client_id=getattr(principal, "client_id", None),
+            advertiser_ids=getattr(principal, "advertiser_ids", frozenset()),
+            problems=tuple(state.get(PROBLEM_CODES_KEY, ())),
+        )
+        for observe in self.observers:
+            observe(call)
 
 
 async def _send_held(send: Send, held: list[Message], warnings: list[dict[str, Any]]) -> None:

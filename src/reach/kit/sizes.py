@@ -33,12 +33,16 @@ def floor_warning(floor: int, path: str) -> Problem:
     )
 
 
+def data_age(as_of: date, now: datetime) -> timedelta:
+    """How old the newest data of an index is: from the end of its last day (``as_of``)."""
+    return now - datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=now.tzinfo)
+
+
 def freshness(
     as_of: date, built_at: datetime, now: datetime, max_age_hours: float
 ) -> list[Problem]:
     """A warning when the newest data of the index is older than ``max_age_hours``."""
-    data_end = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=now.tzinfo)
-    age = now - data_end
+    age = data_age(as_of, now)
     if age <= timedelta(hours=max_age_hours):
         return []
     hours = age.total_seconds() / 3600

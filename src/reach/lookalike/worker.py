@@ -33,6 +33,7 @@ from reach.db import Database
 from reach.engine.features import FeatureSpace, user_features
 from reach.engine.lookalike import build
 from reach.engine.query import Index, IndexProvider
+from reach.kit.metrics import LOOKALIKES_PENDING
 from reach.lookalike.service import Inputs, inputs
 from reach.lookalike.storage import ResultStore
 from reach.reference.taxonomy import taxonomy
@@ -159,6 +160,7 @@ class LookalikeWorker:
         built: list[Built] = []
         failed: list[tuple[int, str]] = []
         for done, wanted in enumerate(todo):
+            LOOKALIKES_PENDING.set(len(todo) - done)
             if progress is not None:
                 progress(wanted.segment_id, done, len(todo))
             if index is None or self._closed:
@@ -181,6 +183,7 @@ class LookalikeWorker:
                 summary["seconds"],
             )
             built.append(Built(wanted.segment_id, summary))
+        LOOKALIKES_PENDING.set(0)
         if progress is not None:
             progress(0, len(todo), len(todo))
         return Scan(built, failed)

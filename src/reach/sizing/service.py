@@ -45,6 +45,7 @@ from reach.kit.bulk import BulkResult, check_item_count
 from reach.kit.clock import Clock
 from reach.kit.findings import Findings, bulk_target
 from reach.kit.ids import parse_ids
+from reach.kit.metrics import SIZES_COMPUTED
 from reach.kit.problems import Invalid, Problem, RequestProblems, RequiredField
 from reach.kit.sizes import IndexUnavailable, floor_warning, freshness
 from reach.lookalike.errors import LookalikeUnavailable
@@ -96,6 +97,7 @@ class SizingService:
         self._lists: dict[int, Matches] = {}
 
     def _report(self, size: int, question: str, path: str, warnings: list[Problem]) -> int | None:
+        SIZES_COMPUTED.inc()
         shown = self.privacy.count(size, question, self.index.build_id)
         if shown is None:
             warnings.append(floor_warning(self.privacy.floor, path))

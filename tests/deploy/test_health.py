@@ -1,0 +1,163 @@
+"""GET /healthz and GET /readyz: alive, and ready to serve (store, index, lookalike worker)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from reach.config import Settings
+from tests.conftest import POSTGRES_ADMIN, TEST_SECRET_KEY
+
+
+def ready(http: TestClient) -> tuple[int, dict[str, Any]]:
+    response = http.get("/readyz")
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    body: dict[str, Any] = response.json()
+    return response.status_code, body
+
+
+@contextmanager
+def store_down(app: FastAPI, backend: str, database_url: str) -> Iterator[None]:
+    """The metadata store stops answering: the SQLite file moved away, or the PostgreSQL
+    database refusing every connection (the server's included); back as it was afterwards."""
+    if backend == "sqlite":
+        path = Path(make_url(database_url).database or "")
+        aside = path.with_name(path.name + ".aside")
+        shutil.move(path, aside)
+        try:
+            yield
+        finally:
+            shutil.move(aside, path)
+        return
+    name = make_url(database_url).database
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
+        try:
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+
+
+class TestHealthz:
+    def test_alive_without_a_token(self, http: TestClient) -> None:
+        response = http.get("/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+    def test_alive_while_the_store_is_down(
+        self, app: FastAPI, http: TestClient, backend: str, database_url: str
+    ) -> None:
+        with store_down(app, backend, database_url):
+            assert http.get("/healthz").status_code == 200
+
+
+class TestReadyz:
+    def test_a_server_without_an_index_is_ready(self, http: TestClient) -> None:
+        status, body = ready(http)
+        assert status == 200
+        assert body == {
+            "status": "ready",
+            "checks": {
+                "store": {"status": "ok"},
+                "index": {"status": "ok", "detail": "no index yet"},
+                "lookalikeWorker": {"status": "ok", "state": "running"},
+            },
+        }
+
+    def test_a_store_that_does_not_answer_is_named(
+        self, app: FastAPI, http: TestClient, backend: str, database_url: str
+    ) -> None:
+        with store_down(app, backend, database_url):
+            status, body = ready(http)
+        assert status == 503
+        assert body["status"] == "not ready"
+        assert body["checks"]["store"] == {
+            "status": "failing",
+            "detail": "the store does not answer",
+        }
+        # The other checks still say how they are.
+        assert body["checks"]["lookalikeWorker"]["status"] == "ok"
+        # Back to ready as soon as the store answers again.
+        assert ready(http)[0] == 200
+
+    def test_a_store_with_another_schema_is_not_ready(self, app: FastAPI, http: TestClient) -> None:
+        with app.state.database.engine.begin() as connection:
+            revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            connection.execute(text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+        try:
+            status, body = ready(http)
+        finally:
+            with app.state.database.engine.begin() as connection:
+                connection.execute(
+                    text("UPDATE alembic_version SET version_num = :revision"),
+                    {"revision": revision},
+                )
+        assert status == 503
+        assert body["checks"]["store"]["status"] == "failing"
+        assert "reach db upgrade" in body["checks"]["store"]["detail"]
+
+    def test_a_stopped_lookalike_worker_is_not_ready(self, app: FastAPI, http: TestClient) -> None:
+        app.state.lookalike_worker.close()
+        status, body = ready(http)
+        assert status == 503
+        assert body["checks"]["lookalikeWorker"] == {"status": "failing", "state": "stopped"}
+        assert body["checks"]["store"] == {"status": "ok"}
+
+    def test_shows_nothing_sensitive(
+        self, app: FastAPI, http: TestClient, settings: Settings, backend: str, database_url: str
+    ) -> None:
+        answers = [http.get("/healthz").text, http.get("/readyz").text]
+        with store_down(app, backend, database_url):
+            answers.append(http.get("/readyz").text)
+        for answer in answers:
+            assert str(settings.data_dir) not in answer
+            assert TEST_SECRET_KEY not in answer
+            assert str(make_url(database_url).database) not in answer
+            assert backend not in answer
+
+
+class TestReadyzWithAnIndex:
+    @pytest.fixture
+    def settings_overrides(self, indexed_settings: dict[str, Any]) -> dict[str, Any]:
+        return indexed_settings
+
+    def test_names_the_build_in_service(
+        self, app: FastAPI, http: TestClient, sized_data: Path
+    ) -> None:
+        build_id = (sized_data / "reach" / "index" / "CURRENT").read_text().strip()
+        status, body = ready(http)
+        assert status == 200
+        index = body["checks"]["index"]
+        assert index["status"] == "ok"
+        assert index["buildId"] == build_id
+        assert index["asOf"] == app.state.indexes.current().as_of.isoformat()
+
+
+class TestOutsideTheApi:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"sandbox": True, "invalid_tokens_per_address_per_minute": 1}
+
+    def test_not_limited_and_not_journaled(self, app: FastAPI, http: TestClient) -> None:
+        # A bad token counts against the caller's address on the API, never here.
+        bad = {"Authorization": "Bearer not-a-token"}
+        for _ in range(3):
+            assert http.get("/readyz", headers=bad).status_code == 200
+            assert http.get("/healthz", headers=bad).status_code == 200
+        assert app.state.sandbox.journal.entries(None, everyone=True, limit=None) == []
