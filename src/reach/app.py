@@ -28,6 +28,7 @@ from reach.contract.endpoints import DOCS_ASSETS, docs_assets
 from reach.contract.endpoints import router as contract_router
 from reach.db import Database
 from reach.engine.query import IndexProvider
+from reach.export.endpoints import router as export_router
 from reach.health import IndexMetrics, StoreCheck, metrics_router
 from reach.health import router as health_router
 from reach.kit.clock import Clock, SystemClock
@@ -50,6 +51,7 @@ from reach.lookalike.service import Lookalikes
 from reach.lookalike.storage import ResultStore
 from reach.lookalike.worker import LookalikeWorker
 from reach.reference.endpoints import router as reference_router
+from reach.sandbox.auth import AdminTokens
 from reach.sandbox.endpoints import router as sandbox_router
 from reach.sandbox.journal import JournalMiddleware
 from reach.sandbox.service import Sandbox, operation_ids
@@ -189,6 +191,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.store_check = StoreCheck(database)
     app.state.index_metrics = IndexMetrics(app.state.indexes, clock)
     app.state.lookalikes = Lookalikes(results, worker.wake)
+    # Admin tokens open /_reach/: the members export always, the sandbox controls when on.
+    app.state.admin_tokens = AdminTokens(server_key, clock)
     # The sandbox controls (/_reach/), off unless asked for: then None, and nothing runs.
     app.state.sandbox = (
         Sandbox(settings, clock, server_key, operation_ids(VERSIONED_ROUTERS))
@@ -222,6 +226,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(token_router)
     if app.state.sandbox is not None:
         app.include_router(sandbox_router)
+    app.include_router(export_router)
     app.include_router(consent_router)
     app.include_router(contract_router)
     app.mount(DOCS_ASSETS, docs_assets)

@@ -9,6 +9,7 @@ import typer
 from reach.cli import backup, contact_list, data, db, lookalike, oauth, registries, sandbox
 from reach.cli.demo import demo
 from reach.cli.demo_data import demo_data
+from reach.cli.members import audiences, segments
 from reach.cli.serve import serve
 
 # The distribution Reach is installed as (``pip install``), whose version ``--version`` shows.
@@ -52,6 +53,8 @@ app.command()(data.ingest)
 app.add_typer(data.index, name="index")
 app.add_typer(contact_list.app, name="contact-list")
 app.add_typer(lookalike.app, name="lookalike")
+app.add_typer(segments, name="segments")
+app.add_typer(audiences, name="audiences")
 app.add_typer(db.app, name="db")
 app.add_typer(backup.app, name="backup")
 app.add_typer(registries.advertisers, name="advertisers")

@@ -1,4 +1,5 @@
-"""Admin tokens: who may call the sandbox controls, and the check every ``/_reach/`` call passes.
+"""Admin tokens: who may call ``/_reach/`` (the sandbox controls, the members export), and the
+check every call there passes.
 
 An admin token is a JWT like a client's access token, but signed with its own key (derived from
 the server key for this purpose alone) and carrying its own issuer and audience, so neither kind
@@ -74,9 +75,11 @@ def _bearer(request: Request) -> str:
 
 
 async def require_admin(request: Request) -> None:
-    """Let the call through only with an admin token; a client's access token is refused 403."""
+    """Let the call through only with an admin token; a client's access token is refused 403.
+    The server's ``AdminTokens`` (``app.state.admin_tokens``) are there with or without the
+    sandbox."""
     token = _bearer(request)
-    admin: AdminTokens = request.app.state.sandbox.admin
+    admin: AdminTokens = request.app.state.admin_tokens
     try:
         admin.verify(token)
     except TokenInvalid:
@@ -86,8 +89,8 @@ async def require_admin(request: Request) -> None:
         except Problem:
             raise TokenInvalid("The token is not an admin token of this server") from None
         raise AdminTokenRequired(
-            "A client access token cannot call the sandbox controls; use an admin token"
-            " (reach admin token)"
+            "A client access token cannot call Reach's admin endpoints (/_reach/); use an admin"
+            " token (reach admin token)"
         ) from None
 
 

@@ -11,7 +11,7 @@ class AdminTokenRequired(Problem):
     status = 403
     type = "authorization"
     code = "admin-token-required"
-    title = "The sandbox controls need an admin token"
+    title = "This endpoint needs an admin token"
 
 
 class AdvertiserNotFound(Problem):
