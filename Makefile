@@ -16,8 +16,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# What the demo uses: the core and lookalike models (the lean core has none: README, Install).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[lookalike]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml Makefile | $(BIN)/python
@@ -41,6 +42,8 @@ test: dev lint typecheck migrations-check pytest
 lint: dev
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 
 typecheck: dev
 	$(BIN)/mypy

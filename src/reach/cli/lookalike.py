@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -66,7 +67,7 @@ def build_command(
 
             scan = worker.run_once(report)
         for segment_id, reason in scan.failed:
-            out.print(f"[red]lookalike {segment_id} failed:[/red] {reason}")
+            out.print(f"[red]lookalike {segment_id} failed:[/red] {escape(reason)}")
         built = scan.built
         if not built:
             if not scan.failed:
@@ -116,7 +117,9 @@ def _state(worker: LookalikeWorker, segment_id: int, pending: set[int]) -> str:
     if segment_id in pending:
         return "pending"
     failure = worker.results.failure(segment_id)
-    return f"failed: {failure} (retry: reach lookalike build --retry)" if failure else "built"
+    if not failure:
+        return "built"
+    return f"failed: {escape(failure)} (retry: reach lookalike build --retry)"
 
 
 @app.command()

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from reach.cli import backup, contact_list, data, db, lookalike, oauth, registries, sandbox
+from reach.cli.boot import boot
 from reach.cli.demo import demo
 from reach.cli.demo_data import demo_data
 from reach.cli.members import audiences, segments
@@ -48,6 +49,7 @@ def _root(
 
 app.command()(serve)
 app.command()(demo)
+app.command()(boot)
 app.command("demo-data")(demo_data)
 app.command()(data.ingest)
 app.add_typer(data.index, name="index")
