@@ -45,7 +45,7 @@ from reach.kit.problems import (
     RouteNotFound,
     VersionNotSupported,
 )
-from reach.kit.ratelimit import FixedWindowRateLimiter
+from reach.kit.ratelimit import FixedWindowRateLimiter, counts_of
 from reach.kit.wire import JsonResponse
 from reach.lookalike.service import Lookalikes
 from reach.lookalike.storage import ResultStore
@@ -178,7 +178,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.signer = TokenSigner(
         server_key, clock, settings.token_lifetime_seconds, settings.token_grace_seconds
     )
-    app.state.limiter = FixedWindowRateLimiter(settings.rate_limit_per_minute, clock)
+    # Every rate limit counts in one store: shared by the workers (and hosts) when there are.
+    app.state.rate_counts = counts_of(settings)
+    app.state.limiter = FixedWindowRateLimiter(
+        settings.rate_limit_per_minute, clock, counts=app.state.rate_counts
+    )
     app.state.indexes = IndexProvider(settings.data_dir)
     app.state.in_market_sizes = InMarketSizes()
     app.state.memberships = MembershipCache(settings.membership_cache_mib * 2**20)

@@ -107,7 +107,7 @@ def _guard(request: Request) -> SignInGuard:
     state = request.app.state
     guard: SignInGuard | None = getattr(state, "sign_in_guard", None)
     if guard is None:
-        guard = state.sign_in_guard = SignInGuard(state.clock)
+        guard = state.sign_in_guard = SignInGuard(state.clock, state.rate_counts)
     return guard
 
 

@@ -13,7 +13,7 @@ import anyio
 
 from reach.kit.clock import Clock
 from reach.kit.problems import Problem, RateLimited
-from reach.kit.ratelimit import FixedWindowRateLimiter
+from reach.kit.ratelimit import Counts, FixedWindowRateLimiter
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -41,14 +41,23 @@ class Attempt:
 class SignInGuard:
     """Counts sign-in attempts before their password is checked, so that parallel attempts
     cannot all slip under the limit; a successful sign-in is then taken back, so what stays
-    counted are the failures. Lives in process memory, like the API's rate limiter."""
+    counted are the failures. Counts in ``counts``, like the API's rate limiter (the bound on
+    password checks is per process)."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, counts: Counts) -> None:
         self._emails = FixedWindowRateLimiter(
-            FAILURES_PER_EMAIL, clock, window_seconds=FAILURE_WINDOW_SECONDS
+            FAILURES_PER_EMAIL,
+            clock,
+            window_seconds=FAILURE_WINDOW_SECONDS,
+            counts=counts,
+            scope="sign-in-email",
         )
         self._addresses = FixedWindowRateLimiter(
-            FAILURES_PER_CLIENT_ADDRESS, clock, window_seconds=FAILURE_WINDOW_SECONDS
+            FAILURES_PER_CLIENT_ADDRESS,
+            clock,
+            window_seconds=FAILURE_WINDOW_SECONDS,
+            counts=counts,
+            scope="sign-in-address",
         )
         self._checks = anyio.Semaphore(CONCURRENT_PASSWORD_CHECKS)
         self.checking = 0
@@ -112,8 +121,10 @@ class FailureLimit:
     caller that succeeds is never slowed down, however often it asks. Parallel failures may
     overshoot the limit by the number of attempts in flight."""
 
-    def __init__(self, per_minute: int, clock: Clock, failures: str) -> None:
-        self._limiter = FixedWindowRateLimiter(per_minute, clock)
+    def __init__(
+        self, per_minute: int, clock: Clock, failures: str, *, counts: Counts, scope: str
+    ) -> None:
+        self._limiter = FixedWindowRateLimiter(per_minute, clock, counts=counts, scope=scope)
         # What is counted, as the refusal names it.
         self._failures = failures
 
@@ -143,22 +154,28 @@ class FailureLimits:
     bearer_address: FailureLimit
 
     @classmethod
-    def of(cls, settings: Settings, clock: Clock) -> FailureLimits:
+    def of(cls, settings: Settings, clock: Clock, counts: Counts) -> FailureLimits:
         return cls(
             token_client=FailureLimit(
                 settings.token_failures_per_client_per_minute,
                 clock,
                 "failed token requests for this client id",
+                counts=counts,
+                scope="token-client",
             ),
             token_address=FailureLimit(
                 settings.token_failures_per_address_per_minute,
                 clock,
                 "failed token requests from this address",
+                counts=counts,
+                scope="token-address",
             ),
             bearer_address=FailureLimit(
                 settings.invalid_tokens_per_address_per_minute,
                 clock,
                 "calls with an invalid or expired access token from this address",
+                counts=counts,
+                scope="bearer-address",
             ),
         )
 
@@ -174,5 +191,7 @@ def failure_limits(state: Any) -> FailureLimits:
         with _creating:
             limits = getattr(state, "failure_limits", None)
             if limits is None:
-                limits = state.failure_limits = FailureLimits.of(state.settings, state.clock)
+                limits = state.failure_limits = FailureLimits.of(
+                    state.settings, state.clock, state.rate_counts
+                )
     return limits
