@@ -133,7 +133,13 @@ def _not_found(path: str) -> Problem:
 
 async def _on_crash(request: Request, exc: Exception) -> JsonResponse:
     trace_id = trace_id_of(request)
-    log.exception("unhandled error (trace %s) on %s %s", trace_id, request.method, request.url.path)
+    log.exception(
+        "unhandled error (trace %s) on %s %s",
+        trace_id,
+        request.method,
+        request.url.path,
+        extra={"trace_id": trace_id},
+    )
     response = problems_response(
         request, [InternalError(f"Something went wrong on our side; quote trace id {trace_id}")]
     )
