@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from reach.kit.logs import formatter
 from reach.testing import ReachSandbox, SandboxSettings, run_sandbox
+from tests.conftest import ApiUser
 
 SEGMENTS = "/2025-01/marketing-solutions/audience-segments"
 EMAILS = [f"jane.doe.{secrets.token_hex(4)}@example.com" for _ in range(3)]
@@ -172,23 +173,24 @@ def test_a_json_line_per_call_and_no_secret(sandbox: ReachSandbox) -> None:
         assert secret not in written
 
 
-class TestInProcess:
-    @pytest.fixture
-    def captured(self) -> Iterator[io.StringIO]:
-        """What the ``reach`` loggers write, through Reach's JSON formatter."""
-        stream = io.StringIO()
-        handler = logging.StreamHandler(stream)
-        handler.setFormatter(formatter(json=True))
-        logger = logging.getLogger("reach")
-        level = logger.level
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        try:
-            yield stream
-        finally:
-            logger.removeHandler(handler)
-            logger.setLevel(level)
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """What the ``reach`` loggers write, through Reach's JSON formatter."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter(json=True))
+    logger = logging.getLogger("reach")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
+
+class TestInProcess:
     def test_an_unexpected_error_keeps_its_traceback(
         self, app: FastAPI, captured: io.StringIO
     ) -> None:
@@ -208,3 +210,40 @@ class TestInProcess:
         assert request["status"] == 500
         assert request["problems"] == ["internal-error"]
         assert request["operation"] == "/explode"
+
+    def test_a_call_by_an_authenticated_client(
+        self, api: ApiUser, http: TestClient, captured: io.StringIO
+    ) -> None:
+        response = api.get("/2025-01/marketing-solutions/me")
+        assert response.status_code == 200
+        [line] = [
+            json.loads(line)
+            for line in captured.getvalue().splitlines()
+            if json.loads(line)["trace_id"] == response.headers["x-trace-id"]
+        ]
+        assert line["client_id"] == api.credentials.client_id
+        assert line["advertiser_ids"] == ["101"]
+        assert line["operation"] == "GetCurrentApplication"
+        assert line["problems"] == []
+
+
+class TestAccessLogOff:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"access_log": False}
+
+    def test_no_request_line(self, http: TestClient, captured: io.StringIO) -> None:
+        assert http.get("/healthz").status_code == 200
+        assert captured.getvalue() == ""
+
+
+def test_console_lines_are_readable() -> None:
+    record = logging.LogRecord("reach.access", logging.INFO, __file__, 1, "request", None, None)
+    record.status = 200
+    record.path = "/healthz"
+    line = formatter(json=False).format(record)
+    assert "request" in line
+    assert "status=200" in line
+    assert "path=/healthz" in line
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(line)
