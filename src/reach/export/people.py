@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyroaring import AbstractBitMap
 
 from reach.engine.bitmaps import ordinals_of
@@ -40,28 +43,32 @@ class UnknownPeople(Exception):
     """Members of the index that the store does not hold (a store replaced under the index)."""
 
 
-def _query(*, identities: bool) -> str:
-    if not identities:
-        return (
-            "SELECT u.user_id FROM batch b JOIN users u ON u.ordinal = b.ordinal "
-            "WHERE u.ordinal BETWEEN $low AND $high ORDER BY b.ordinal"
-        )
-    lists = ", ".join(
-        f"coalesce(list(DISTINCT digest ORDER BY digest) FILTER "
-        f"(WHERE identifier_type = '{t}'), []) AS {c}"
-        for t, c in IDENTITY_COLUMNS.items()
-    )
-    hashed = ", ".join(f"'{t}'" for t in IDENTITY_COLUMNS)
-    columns = ", ".join(f"coalesce(i.{c}, []) AS {c}" for c in IDENTITY_COLUMNS.values())
-    return (
-        f"SELECT u.user_id, {columns} FROM batch b "  # noqa: S608 - constants only
-        "JOIN users u ON u.ordinal = b.ordinal "
-        f"LEFT JOIN (SELECT ordinal, {lists} FROM identities "
-        f"WHERE ordinal BETWEEN $low AND $high AND identifier_type IN ({hashed}) "
-        "AND ordinal IN (SELECT ordinal FROM batch) GROUP BY ordinal) i "
-        "ON i.ordinal = b.ordinal "
-        "WHERE u.ordinal BETWEEN $low AND $high ORDER BY b.ordinal"
-    )
+USERS = (
+    "SELECT u.user_id FROM batch b JOIN users u ON u.ordinal = b.ordinal "
+    "WHERE u.ordinal BETWEEN $low AND $high ORDER BY b.ordinal"
+)
+IDENTITIES = (
+    "SELECT DISTINCT ordinal, identifier_type, digest FROM identities "  # noqa: S608 - constants
+    "WHERE ordinal BETWEEN $low AND $high "
+    f"AND identifier_type IN ({', '.join(repr(t) for t in IDENTITY_COLUMNS)}) "
+    "AND ordinal IN (SELECT ordinal FROM batch) ORDER BY ordinal, digest"
+)
+
+
+def _digests(rows: pa.Table, identifier_type: str, ordinals: np.ndarray[Any, Any]) -> pa.ListArray:
+    """Each member's digests of one type (``rows`` sorted by ordinal, of members only): a
+    list per member, cut from the rows by where each ordinal starts (faster than an SQL
+    aggregate by a wide margin)."""
+    chosen = rows.filter(pc.equal(rows["identifier_type"], identifier_type))
+    found = chosen["ordinal"].to_numpy()
+    offsets = np.append(np.searchsorted(found, ordinals), len(found)).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), chosen["digest"].combine_chunks())
+
+
+def _rows(con: duckdb.DuckDBPyConnection, query: str, low: int, high: int) -> pa.Table:
+    relation = con.sql(query, params={"low": low, "high": high})
+    assert relation is not None
+    return relation.to_arrow_table()
 
 
 def batches(
@@ -72,18 +79,20 @@ def batches(
     The store's shared lock is held until the last batch (or until the iterator is closed), so
     no ingestion replaces the files being read; ingestions wait, index builds do not."""
     wanted = schema(identities=identities)
-    query = _query(identities=identities)
     with store.locked(shared=True), duckdb.connect() as con:
         store.create_views(con)
         for start in range(0, len(members), batch_rows):
             ordinals = ordinals_of(members[start : start + batch_rows])
             con.register("batch", pa.table({"ordinal": ordinals}))
-            relation = con.sql(query, params={"low": int(ordinals[0]), "high": int(ordinals[-1])})
-            assert relation is not None
-            found = relation.to_arrow_table()
-            if found.num_rows != len(ordinals):
+            low, high = int(ordinals[0]), int(ordinals[-1])
+            users = _rows(con, USERS, low, high)
+            if users.num_rows != len(ordinals):
                 raise UnknownPeople(
-                    f"{len(ordinals) - found.num_rows} members of the index are not in the"
+                    f"{len(ordinals) - users.num_rows} members of the index are not in the"
                     " store's users: run `reach index build` again"
                 )
-            yield from found.cast(wanted).to_batches()
+            columns = [users["user_id"].combine_chunks()]
+            if identities:
+                rows = _rows(con, IDENTITIES, low, high)
+                columns += [_digests(rows, t, ordinals) for t in IDENTITY_COLUMNS]
+            yield pa.record_batch(columns, schema=wanted)
