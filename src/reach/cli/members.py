@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reach.cli.context import Context, context, err
@@ -123,8 +124,9 @@ def _export(kind: str, raw_id: str, fmt: Format, out: Path | None, identities: b
                 identities=identities,
                 written=lambda rows: progress.advance(task, rows),
             )
-    if out is not None:
-        err.print(f"{len(found):,} members of {kind} {found.id} written to {out}")
+    # The command's own record of the export, as the server logs one (docs/export.md).
+    where = escape(str(out)) if out is not None else "standard output"
+    err.print(f"{len(found):,} members of {kind} {found.id} written to {where}")
 
 
 @segments.command("members")
