@@ -35,6 +35,7 @@ from tests.builders import (
     sizes_by_id,
 )
 from tests.conftest import POSTGRES_ADMIN, ApiUser, ContractClient, segments
+from tests.contact_list.test_operations import amend, amendment
 from tests.indexed import ADVERTISERS
 
 ADVERTISER = ADVERTISERS[0]
@@ -177,20 +178,7 @@ def original(sizer: ApiUser, worker: LookalikeWorker) -> Original:
         item(ADVERTISER, "crm", contactList={}),
     )
     identifiers = [f"user{n}@example.com" for n in range(1, 301)] + ["nobody@example.org"]
-    amended = sizer.patch(
-        f"{SEGMENTS}/{crm}/contact-list",
-        {
-            "data": {
-                "type": "ContactlistAmendment",
-                "attributes": {
-                    "operation": "add",
-                    "identifierType": "email",
-                    "identifiers": identifiers,
-                },
-            }
-        },
-    )
-    assert amended.status_code == 200, amended.text
+    amend(sizer, crm, amendment(identifiers))
     [look] = create_segments(
         sizer, item(ADVERTISER, "look", lookalike={"seedSegmentId": visitors, "targetSize": 300})
     )
@@ -202,10 +190,12 @@ def original(sizer: ApiUser, worker: LookalikeWorker) -> Original:
     return Original([visitors, buyers, crm, look], created["data"][0]["id"], crm, look)
 
 
-def tree(root: Path) -> dict[str, bytes]:
+def results(root: Path) -> dict[str, bytes]:
+    """The lookalike results under ``root``: one folder per lookalike (the files beside them
+    coordinate the running builders and are no result)."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
+        for p in sorted(root.glob("*/*"))
         if p.is_file() and not p.name.startswith(".")
     }
 
@@ -247,7 +237,9 @@ def test_a_restored_reach_answers_as_the_original(
     assert private(target.data_dir) == []
     # The lookalike's result comes back with the index build it was made over: the restored
     # server sizes it at once, training nothing again.
-    assert tree(target.data_dir / "lookalikes") == tree(settings.data_dir / "lookalikes")
+    found = results(target.data_dir / "lookalikes")
+    assert found == results(settings.data_dir / "lookalikes")
+    assert found
 
     application = create_app(target.settings(size_privacy="exact"), clock=clock)
     try:

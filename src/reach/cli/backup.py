@@ -226,26 +226,17 @@ def dump_postgres(settings: Settings, url: URL, written: Written) -> list[str]:
 # --- the data directory --------------------------------------------------------------------
 
 
-def copy_lists(written: Written, root: Path) -> None:
-    """Each contact list under its own lock: a change being written is in or out, whole."""
+def copy_locked_folders(written: Written, data_dir: Path, name: str) -> None:
+    """The folders of ``data_dir/name``, each under the lock its writers take: a contact
+    list's change is in whole or not at all, a lookalike's members match its summary."""
     from reach.engine.store import file_lock  # noqa: PLC0415
 
+    root = data_dir / name
     if not root.is_dir():
         return
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         with file_lock(folder / ".lock"):
-            copy_tree(written, folder, f"{DATA}/lists/{folder.name}")
-
-
-def copy_lookalikes(written: Written, root: Path) -> None:
-    """Each lookalike's result under the lock its builder holds, so members and summary match."""
-    from reach.engine.store import file_lock  # noqa: PLC0415
-
-    if not root.is_dir():
-        return
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        with file_lock(folder / ".lock"):
-            copy_tree(written, folder, f"{DATA}/lookalikes/{folder.name}")
+            copy_tree(written, folder, f"{DATA}/{name}/{folder.name}")
 
 
 def copy_store_and_index(written: Written, data_dir: Path, with_index: bool) -> str | None:
@@ -325,8 +316,8 @@ def back_up(settings: Settings, dest: Path, *, with_index: bool = True) -> dict[
             if not key.exists():
                 raise BackupError(f"{key} is missing: the server key cannot be backed up")
             written.add(KEY_FILE, key)
-        copy_lists(written, data_dir / "lists")
-        copy_lookalikes(written, data_dir / "lookalikes")
+        copy_locked_folders(written, data_dir, "lists")
+        copy_locked_folders(written, data_dir, "lookalikes")
         build = copy_store_and_index(written, data_dir, with_index)
         manifest = {
             "format": FORMAT,
@@ -508,6 +499,8 @@ def restore_from(settings: Settings, source: Path, *, force: bool = False) -> li
             )
 
     private_dir(data_dir)
+    for leftover in data_dir.glob(".restore-*"):  # of a restore that was killed
+        shutil.rmtree(leftover, ignore_errors=True)
     staging = data_dir / f".restore-{uuid.uuid4().hex}"
     try:
         private_dir(staging)
