@@ -402,6 +402,22 @@ class TestHttp:
         assert bad.json()["errors"][0]["code"]
 
 
+class TestHttpRateLimit:
+    @pytest.fixture
+    def settings_overrides(self, indexed_settings: dict[str, Any]) -> dict[str, Any]:
+        return indexed_settings | {"rate_limit_per_minute": 1}
+
+    def test_exports_are_not_counted_against_clients(
+        self, http: TestClient, admin: dict[str, str], sizer: ApiUser
+    ) -> None:
+        [segment] = create_segments(sizer, retargeting(ADVERTISER, "visitors"))
+        for _ in range(3):
+            response = http.get(f"/_reach/segments/{segment}/members", headers=admin)
+            assert response.status_code == 200, response.text
+        # The client's one call of the minute was its create.
+        assert sizer.post(f"{SEGMENTS}/search", {}).status_code == 429
+
+
 class TestHttpWithoutIndex:
     @pytest.fixture
     def settings_overrides(self) -> dict[str, Any]:

@@ -53,19 +53,15 @@ def _service(ctx: Context, session: Session) -> MembersService:
     from reach.kit.privacy import SizePrivacy  # noqa: PLC0415
     from reach.lookalike.service import Lookalikes  # noqa: PLC0415
     from reach.lookalike.storage import ResultStore  # noqa: PLC0415
+    from reach.sizing.service import SizingService  # noqa: PLC0415
 
     settings = ctx.settings
     lists = ListMatches(ListStore(settings.data_dir / "lists"), SizePrivacy.from_settings(settings))
     # No worker to wake here: a lookalike not built yet is said so (`reach lookalike build`).
     lookalikes = Lookalikes(ResultStore(settings.data_dir / "lookalikes"), lambda: None)
+    index = IndexProvider(settings.data_dir).current()
     return MembersService(
-        session,
-        settings,
-        ctx.clock,
-        IndexProvider(settings.data_dir).current(),
-        lists,
-        lookalikes,
-        MembershipCache(0),
+        SizingService(session, settings, ctx.clock, index, lists, lookalikes, MembershipCache(0))
     )
 
 

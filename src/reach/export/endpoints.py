@@ -11,7 +11,6 @@ from typing import Annotated, BinaryIO
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from reach.deps import ClockDep, ReadSession, SettingsDep
 from reach.engine.store import Store
 from reach.export import Format, service
 from reach.export.people import schema as export_schema
@@ -19,7 +18,7 @@ from reach.export.service import Members, MembersService
 from reach.export.writers import MEDIA_TYPES, csv_chunks, write_parquet
 from reach.kit.sizes import freshness_headers
 from reach.sandbox.auth import require_admin
-from reach.sizing.endpoints import IndexDep
+from reach.sizing.endpoints import SizingDep
 
 router = APIRouter(prefix="/_reach", tags=["Export"], dependencies=[Depends(require_admin)])
 
@@ -28,17 +27,8 @@ Identities = Annotated[bool, Query()]
 CHUNK_BYTES = 1 << 20
 
 
-def members_service(
-    request: Request,
-    session: ReadSession,
-    settings: SettingsDep,
-    clock: ClockDep,
-    index: IndexDep,
-) -> MembersService:
-    state = request.app.state
-    return MembersService(
-        session, settings, clock, index, state.list_matches, state.lookalikes, state.memberships
-    )
+def members_service(sizing: SizingDep) -> MembersService:
+    return MembersService(sizing)
 
 
 MembersDep = Annotated[MembersService, Depends(members_service)]

@@ -11,27 +11,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
 from pyroaring import AbstractBitMap, FrozenBitMap
-from sqlalchemy.orm import Session
 
 from reach.audience import algebra
 from reach.audience.errors import AudienceNotFound
 from reach.audience_segment.errors import SegmentNotFound
-from reach.audience_segment.membership import MembershipCache
-from reach.config import Settings
-from reach.contact_list.service import ListMatches
-from reach.engine.query import Index
 from reach.engine.store import Store
 from reach.export import Format, people
 from reach.export.errors import MembersNotReady, NoMembers, StoreMismatch
 from reach.export.writers import WRITERS
-from reach.kit.clock import Clock
 from reach.kit.ids import parse_id, parse_ids
+from reach.kit.problems import Problem
+from reach.kit.repository import AdvertiserOwned, OwnedRepository
 from reach.lookalike.errors import LookalikeComputing, LookalikeUnavailable
-from reach.lookalike.service import Lookalikes
 from reach.models import AudienceSegment
 from reach.reference.repository import AdvertiserRepository
 from reach.sizing.service import SizingService
@@ -56,31 +51,28 @@ class Members:
         return len(self.members)
 
 
-class MembersService:
-    """Finds the members the API would size: every advertiser's segments and audiences (the
-    caller is the operator or an admin, never a client)."""
+M = TypeVar("M", bound=AdvertiserOwned)
 
-    def __init__(
-        self,
-        session: Session,
-        settings: Settings,
-        clock: Clock,
-        index: Index | None,
-        lists: ListMatches,
-        lookalikes: Lookalikes,
-        memberships: MembershipCache,
-    ) -> None:
-        # Refuses at once when no index is in service (IndexUnavailable).
-        self.sizing = SizingService(session, settings, clock, index, lists, lookalikes, memberships)
-        self.index = self.sizing.index
-        self.everyone = frozenset(a.id for a in AdvertiserRepository(session).list())
+
+class MembersService:
+    """Finds the members the API would size, with the service that sizes them: every
+    advertiser's segments and audiences (the caller is the operator or an admin, never a
+    client)."""
+
+    def __init__(self, sizing: SizingService) -> None:
+        self.sizing = sizing
+        self.index = sizing.index
+        self.everyone = frozenset(a.id for a in AdvertiserRepository(sizing.session).list())
+
+    def _one(self, rows: OwnedRepository[M], raw_id: str, missing: type[Problem], noun: str) -> M:
+        wanted = parse_id(raw_id)
+        found = rows.by_ids([wanted], self.everyone).get(wanted) if wanted else None
+        if found is None:
+            raise missing(f"{noun} {raw_id} does not exist")
+        return found
 
     def segment(self, raw_id: str) -> Members:
-        segment_id = parse_id(raw_id)
-        found = self.sizing.segments.by_ids([segment_id], self.everyone) if segment_id else {}
-        segment = found.get(segment_id) if segment_id else None
-        if segment is None:
-            raise SegmentNotFound(f"Segment {raw_id} does not exist")
+        segment = self._one(self.sizing.segments, raw_id, SegmentNotFound, "Segment")
         members = _available(lambda: self.sizing.segment_members(segment))
         if segment.type == "ContactList" and not members:
             matched = self.sizing.lists.get(segment.id, self.index).members
@@ -94,11 +86,7 @@ class MembersService:
         return Members("segment", segment.id, members, self.index.build_id)
 
     def audience(self, raw_id: str) -> Members:
-        audience_id = parse_id(raw_id)
-        found = self.sizing.audiences.by_ids([audience_id], self.everyone) if audience_id else {}
-        audience = found.get(audience_id) if audience_id else None
-        if audience is None:
-            raise AudienceNotFound(f"Audience {raw_id} does not exist")
+        audience = self._one(self.sizing.audiences, raw_id, AudienceNotFound, "Audience")
         node, _ = algebra.parse(audience.algebra)
         if node is None:
             return Members("audience", audience.id, FrozenBitMap(), self.index.build_id)
