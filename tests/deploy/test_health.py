@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from reach.config import Settings
+from reach.health import StoreCheck
 from tests.conftest import POSTGRES_ADMIN, TEST_SECRET_KEY
 
 
@@ -95,6 +97,34 @@ class TestReadyz:
         assert body["checks"]["lookalikeWorker"]["status"] == "ok"
         # Back to ready as soon as the store answers again.
         assert ready(http)[0] == 200
+
+    def test_a_store_that_hangs_gets_a_deadline_and_one_check_at_a_time(
+        self, app: FastAPI, http: TestClient, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        released = threading.Event()
+        checks: list[int] = []
+
+        def hang(_: object) -> None:
+            checks.append(1)
+            released.wait(30)
+
+        monkeypatch.setattr("reach.health.require_current_schema", hang)
+        check = StoreCheck(app.state.database)
+        check.deadline = 0.2
+        app.state.store_check = check
+        try:
+            first, second = ready(http), ready(http)
+        finally:
+            released.set()
+            check.close()
+        for status, body in (first, second):
+            assert status == 503
+            assert body["checks"]["store"] == {
+                "status": "failing",
+                "detail": "the store did not answer within 0.2 seconds",
+            }
+        # The second probe waited for the check still running instead of starting another.
+        assert checks == [1]
 
     def test_a_store_with_another_schema_is_not_ready(self, app: FastAPI, http: TestClient) -> None:
         with app.state.database.engine.begin() as connection:
