@@ -14,7 +14,6 @@ This module is imported by ``reach serve`` only when it runs several workers."""
 from __future__ import annotations
 
 import gc
-import logging.config
 import os
 import shutil
 import tempfile
@@ -26,7 +25,8 @@ from gunicorn.workers.base import Worker  # type: ignore[import-untyped]
 from uvicorn.config import Config
 from uvicorn_worker import UvicornWorker  # type: ignore[import-untyped]
 
-from reach.cli.protocol import HeadLimits, bounded_protocol, log_config
+from reach.cli.protocol import HeadLimits, bounded_protocol
+from reach.kit.logs import uvicorn_log_config
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -59,8 +59,9 @@ def worker_class(settings: Settings) -> type[UvicornWorker]:
                 loop="auto",
                 http=bounded_protocol(limits),
                 log_config=None,
-                log_level="info",
-                access_log=settings.access_log,
+                log_level=settings.log_level,
+                # Reach logs each call itself (REACH_ACCESS_LOG), as with one process.
+                access_log=False,
                 proxy_headers=False,
                 server_header=False,
                 timeout_keep_alive=self.cfg.keepalive,
@@ -91,7 +92,9 @@ class Workers(BaseApplication):  # type: ignore[misc]
             "keepalive": KEEP_ALIVE_SECONDS,
             "graceful_timeout": GRACEFUL_SECONDS,
             "timeout": SILENT_WORKER_SECONDS,
-            "loglevel": "info",
+            "loglevel": settings.log_level,
+            # gunicorn's own lines (workers booted, exited, replaced) rendered like Reach's.
+            "logconfig_dict": uvicorn_log_config(settings),
             "post_fork": self.post_fork,
             "child_exit": child_exit,
         }
@@ -117,14 +120,9 @@ class Workers(BaseApplication):  # type: ignore[misc]
 def child_exit(_arbiter: Arbiter, worker: Worker) -> None:
     """In the master, once a worker has exited: its metrics files are merged into the dead
     processes' totals."""
-    # TODO(helper C): call reach.kit.metrics.process_exited directly once it is committed.
-    try:
-        from reach.kit import metrics  # noqa: PLC0415
-    except ImportError:
-        return
-    process_exited = getattr(metrics, "process_exited", None)
-    if process_exited is not None:
-        process_exited(worker.pid)
+    from reach.kit.metrics import process_exited  # noqa: PLC0415
+
+    process_exited(worker.pid)
 
 
 def run_workers(settings: Settings, host: str, port: int, count: int) -> None:
@@ -136,8 +134,10 @@ def run_workers(settings: Settings, host: str, port: int, count: int) -> None:
         os.environ[METRICS_DIRECTORY] = tempfile.mkdtemp(prefix="reach-metrics-")
     try:
         from reach.app import create_app  # noqa: PLC0415
+        from reach.kit.logs import configure_logging  # noqa: PLC0415
 
-        logging.config.dictConfig(log_config())
+        # Before the app is built: what it logs at start is rendered like the rest.
+        configure_logging(settings)
         app = create_app(settings.model_copy(update={"workers": count}))
         # What the master loaded lives as long as every worker: frozen out of the collector's
         # full passes, which would otherwise touch (and so copy) the shared pages in each one.
