@@ -8,10 +8,18 @@ crashed mid-build finds the same lookalike missing at its next scan and builds i
 updated, and when a size request meets a lookalike without a result. Models are trained in a
 separate process (``REACH_LOOKALIKE_PROCESSES``), so a build never takes the API's CPU time
 under the GIL; with 0 they are trained in the worker's thread.
+
+Of the server processes sharing a data directory (``reach serve --workers N``), one builds:
+the one holding the lease, an exclusive lock on ``lookalikes/leader.lock`` that it keeps while
+it lives. The others stand by, trying the lease every ``POLL_SECONDS``; a wake they receive
+(a lookalike created through them) is passed on by touching ``lookalikes/wake``, which the
+leader looks at as often. When the leader dies the kernel frees its lock and another process
+takes over within ``POLL_SECONDS``, scanning at once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import multiprocessing
 import os
@@ -22,7 +30,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pyroaring import FrozenBitMap
 
@@ -33,6 +41,7 @@ from reach.db import Database
 from reach.engine.features import FeatureSpace, user_features
 from reach.engine.lookalike import build
 from reach.engine.query import Index, IndexProvider
+from reach.engine.store import private_dir
 from reach.kit.metrics import LOOKALIKES_PENDING
 from reach.lookalike.service import Inputs, inputs
 from reach.lookalike.storage import ResultStore
@@ -41,6 +50,11 @@ from reach.reference.taxonomy import taxonomy
 log = logging.getLogger("reach.lookalike")
 
 Progress = Callable[[int, int, int], None]  # (segment id, done, total)
+
+LEASE_FILE = "leader.lock"
+WAKE_FILE = "wake"
+# How often a standing-by process tries the lease, and the leader looks for others' wakes.
+POLL_SECONDS = 1.0
 
 # The feature space of the last index a process built from: lookalikes built one after the
 # other on the same index share it.
@@ -90,6 +104,38 @@ def _follow_parent(parent: int) -> None:
     threading.Thread(target=watch, name="reach-parent-watch", daemon=True).start()
 
 
+class Lease:
+    """The right to build the lookalikes of one data directory, held by one process at a time
+    (an exclusive ``flock``, freed by the kernel when its holder dies)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: IO[str] | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._handle is not None
+
+    def take(self) -> bool:
+        """Whether this process holds the lease (now or already); never waits."""
+        if self._handle is not None:
+            return True
+        private_dir(self.path.parent)
+        handle = self.path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
 @dataclass(frozen=True)
 class Built:
     segment_id: int
@@ -125,6 +171,8 @@ class LookalikeWorker:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._pool: Executor | None = None
+        self._lease = Lease(results.root / LEASE_FILE)
+        self._wake_file = results.root / WAKE_FILE
 
     # --- scanning ----------------------------------------------------------------------------
 
@@ -225,10 +273,42 @@ class LookalikeWorker:
                     target=self._loop, name="reach-lookalikes", daemon=True
                 )
                 self._thread.start()
+        if not self._lease.held:
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        """Tell the leader (another process) that a scan is wanted."""
+        private_dir(self._wake_file.parent)
+        self._wake_file.write_text(f"{time.time_ns()} {os.getpid()}\n", encoding="utf-8")
+
+    def _woken(self) -> int:
+        """When a scan was last asked for by another process (0: never)."""
+        try:
+            return self._wake_file.stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
 
     def _loop(self) -> None:
+        seen = self._woken()
         while True:
-            self._wanted.wait()
+            with self._lock:
+                if self._closed:
+                    return
+            if not self._lease.held:
+                if not self._lease.take():
+                    # Standing by: a wake here was passed on to the leader.
+                    self._wanted.wait(POLL_SECONDS)
+                    with self._lock:
+                        if not self._closed:
+                            self._wanted.clear()
+                            self._idle.set()
+                    continue
+                log.info("this process builds the lookalikes (it holds the lease)")
+                # What was asked while nobody led, or while the last leader died mid-build.
+                self._wanted.set()
+            if not self._wanted.wait(POLL_SECONDS) and self._woken() == seen:
+                continue
+            seen = self._woken()
             with self._lock:
                 if self._closed:
                     return
@@ -243,10 +323,14 @@ class LookalikeWorker:
 
     def health(self) -> str:
         """What readiness reports of the worker: ``running`` while it can scan (its thread is
-        alive, or not started yet because nothing asked), ``stopped`` once closed or crashed."""
+        alive and holds the lease, or is not started yet because nothing asked), ``standby``
+        while another process holds the lease and this one waits to take over, ``stopped``
+        once closed or crashed."""
         with self._lock:
             if self._closed or (self._thread is not None and not self._thread.is_alive()):
                 return "stopped"
+            if self._thread is not None and not self._lease.held:
+                return "standby"
         return "running"
 
     def wait_idle(self, timeout: float) -> bool:
@@ -263,3 +347,4 @@ class LookalikeWorker:
             thread.join(timeout=1)
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        self._lease.release()
