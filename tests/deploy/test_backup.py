@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import stat
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from typer.testing import CliRunner, Result
 
 from reach.app import create_app
 from reach.cli import app as cli
+from reach.cli.backup import back_up
 from reach.config import Settings
+from reach.engine.store import Store
 from reach.lookalike.service import Lookalikes
 from reach.lookalike.worker import LookalikeWorker
 from tests.builders import (
@@ -402,3 +405,24 @@ def test_without_pg_dump_the_backup_says_what_to_install(
     assert "pg_dump is not installed" in reason
     assert "postgresql-client" in reason
     assert not (tmp_path / "b").exists()
+
+
+def test_a_backup_waits_for_an_ingestion_under_way(
+    sizer: ApiUser, settings: Settings, tmp_path: Path
+) -> None:
+    store = Store(settings.data_dir / "store")
+    finished = threading.Event()
+
+    def backup() -> None:
+        back_up(settings, tmp_path / "b")
+        finished.set()
+
+    with store.locked():  # as an ingestion holds it
+        thread = threading.Thread(target=backup)
+        thread.start()
+        assert not finished.wait(1)
+        # The ingestion's last file, written while the backup waits, is in it.
+        (store.root / "late.parquet").write_bytes(b"rows")
+    thread.join()
+    assert finished.is_set()
+    assert (tmp_path / "b" / "data" / "store" / "late.parquet").read_bytes() == b"rows"
