@@ -1,5 +1,5 @@
 """HTTP as ``reach serve`` speaks it: uvicorn's httptools protocol with a bounded request head
-(size, header count, time to send it), and an access log without query strings.
+(size, header count, time to send it).
 
 uvicorn bounds neither the head nor the time a client takes to send it: one connection that
 sends a header byte by byte, or an endless header, would hold a socket and a growing buffer for
@@ -8,15 +8,11 @@ ever. This module is imported by ``reach serve`` only (it loads uvicorn and http
 from __future__ import annotations
 
 import asyncio
-import copy
 import http
 import json
-import logging
-import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from reach.config import Settings
@@ -207,29 +203,3 @@ def bounded_protocol(chosen: HeadLimits) -> type[BoundedHeadProtocol]:
         limits = chosen
 
     return ReachHttpProtocol
-
-
-# A query string in a log line: from its "?" to the end of the request target.
-_QUERY = re.compile(r"\?[^\s\"]*")
-
-
-class WithoutQuery(logging.Filter):
-    """The access log shows each call's path without its query string: a token or secret sent
-    in a URL (``?access_token=``) never reaches the log, whatever its name."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = _QUERY.sub("", record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _QUERY.sub("", arg) if isinstance(arg, str) else arg for arg in record.args
-            )
-        return True
-
-
-def log_config() -> dict[str, Any]:
-    """uvicorn's logging, with an access log that shows no query string."""
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"without_query": {"()": WithoutQuery}}
-    config["loggers"]["uvicorn.access"]["filters"] = ["without_query"]
-    return config
