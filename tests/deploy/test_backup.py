@@ -426,3 +426,18 @@ def test_a_backup_waits_for_an_ingestion_under_way(
     thread.join()
     assert finished.is_set()
     assert (tmp_path / "b" / "data" / "store" / "late.parquet").read_bytes() == b"rows"
+
+
+def test_a_store_that_cannot_be_read_is_named(
+    backend: str, source_env: dict[str, str | None], tmp_path: Path
+) -> None:
+    missing = (
+        f"sqlite:///{tmp_path / 'missing.db'}"
+        if backend == "sqlite"
+        else POSTGRES_ADMIN.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0]
+        + f"/reach_missing_{uuid.uuid4().hex[:12]}"
+    )
+    env = source_env | {"REACH_DATABASE_URL": missing}
+    reason = refused(env, "backup", "create", str(tmp_path / "b"))
+    assert ("There is no store at" if backend == "sqlite" else "cannot be read") in reason
+    assert not (tmp_path / "b").exists()

@@ -165,7 +165,7 @@ def run_tool(arguments: list[str], environment: dict[str, str], what: str) -> No
     )
     if done.returncode != 0:
         detail = done.stderr.strip().splitlines()
-        raise BackupError(f"{what} failed: {detail[-1] if detail else f'exit {done.returncode}'}")
+        raise BackupError(f"{what} failed: {' '.join(detail[-2:]) or f'exit {done.returncode}'}")
 
 
 def revisions_of(connection: sqlite3.Connection) -> list[str]:
@@ -199,16 +199,22 @@ def dump_sqlite(path: Path, written: Written, timeout: float) -> list[str]:
 
 def dump_postgres(settings: Settings, url: URL, written: Written) -> list[str]:
     """``pg_dump --format=custom`` of the store; its schema revision, read just before."""
-    from sqlalchemy import text  # noqa: PLC0415
+    from sqlalchemy import inspect, text  # noqa: PLC0415
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
-    from reach.db import Database  # noqa: PLC0415
+    from reach.db import Database, _reason  # noqa: PLC0415
 
     tool = postgres_tool("pg_dump")
     database = Database.from_settings(settings)
+    revision: list[str] = []
     try:
         with database.engine.connect() as connection:
-            found = connection.execute(text("SELECT version_num FROM alembic_version"))
-            revision = sorted(str(r) for r in found.scalars())
+            if inspect(connection).has_table("alembic_version"):
+                found = connection.execute(text("SELECT version_num FROM alembic_version"))
+                revision = sorted(str(r) for r in found.scalars())
+    except SQLAlchemyError as error:
+        where = url.render_as_string(hide_password=True)
+        raise BackupError(f"The store {where} cannot be read: {_reason(error)}") from None
     finally:
         database.dispose()
     target = written.root / POSTGRES_DUMP
@@ -465,6 +471,8 @@ def restore_from(settings: Settings, source: Path, *, force: bool = False) -> li
     from sqlalchemy.engine import make_url  # noqa: PLC0415
     from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
 
+    from reach.db import _reason  # noqa: PLC0415
+
     manifest = read_manifest(source)
     needs_upgrade = check_schema(manifest["database"]["schema_revision"])
     url = make_url(settings.resolved_database_url)
@@ -472,7 +480,12 @@ def restore_from(settings: Settings, source: Path, *, force: bool = False) -> li
     if url.get_backend_name() != backend:
         raise BackupError(
             f"The backup holds a {backend} store, and this Reach uses"
-            f" {url.get_backend_name()}: set REACH_DATABASE_URL to an empty {backend} database"
+            f" {url.get_backend_name()}: "
+            + (
+                "set REACH_DATABASE_URL to an empty PostgreSQL database"
+                if backend == "postgresql"
+                else "unset REACH_DATABASE_URL (SQLite in the data directory)"
+            )
         )
     data_dir = settings.data_dir
     if data_dir.exists() and any(data_dir.iterdir()) and not force:
@@ -489,9 +502,7 @@ def restore_from(settings: Settings, source: Path, *, force: bool = False) -> li
             tables = postgres_tables(settings)
         except SQLAlchemyError as error:
             where = url.render_as_string(hide_password=True)
-            raise BackupError(
-                f"The database {where} does not answer: {error.__class__.__name__}"
-            ) from None
+            raise BackupError(f"The database {where} cannot be read: {_reason(error)}") from None
         if tables and not force:
             raise BackupError(
                 f"The database {url.render_as_string(hide_password=True)} is not empty: restore"
