@@ -32,7 +32,7 @@ OutOption = Annotated[
     typer.Option(
         "--out",
         dir_okay=False,
-        help="The file to write (replaced once complete); CSV only: stdout.",
+        help="The file to write, once complete; without it, CSV goes to standard output.",
     ),
 ]
 IdentitiesOption = Annotated[
