@@ -441,3 +441,16 @@ def test_a_store_that_cannot_be_read_is_named(
     reason = refused(env, "backup", "create", str(tmp_path / "b"))
     assert ("There is no store at" if backend == "sqlite" else "cannot be read") in reason
     assert not (tmp_path / "b").exists()
+
+
+def test_a_backup_without_the_index_says_to_build_it(
+    sizer: ApiUser, source_env: dict[str, str | None], target: Target, tmp_path: Path
+) -> None:
+    succeeds(source_env, "backup", "create", "--no-index", str(tmp_path / "b"))
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["index_build"] is None
+    assert not any(name.startswith("data/index/") for name in manifest["files"])
+    assert any(name.startswith("data/store/") for name in manifest["files"])
+    restored = succeeds(target.env, "backup", "restore", str(tmp_path / "b"))
+    assert "run `reach index build`" in " ".join(restored.stderr.split())
+    assert not (target.data_dir / "index").exists()
