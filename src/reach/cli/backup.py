@@ -578,9 +578,14 @@ def restore_from(settings: Settings, source: Path, *, force: bool = False) -> li
 # --- commands -------------------------------------------------------------------------------
 
 
-def failed(error: BackupError) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(str(error))}")
-    return typer.Exit(1)
+@contextmanager
+def refusals() -> Iterator[None]:
+    """A BackupError ends the command with its reason in one line and exit status 1."""
+    try:
+        yield
+    except BackupError as error:
+        err.print(f"[red]error:[/red] {escape(str(error))}")
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -597,10 +602,8 @@ def create(
 ) -> None:
     """Back up the metadata store, the server key and the data directory into DEST."""
     settings = load_settings()
-    try:
+    with refusals():
         manifest = back_up(settings, dest, with_index=index)
-    except BackupError as error:
-        raise failed(error) from None
     total = sum(f["bytes"] for f in manifest["files"].values())
     err.print(
         f"Backed up {len(manifest['files'])} files ({total / 2**20:.1f} MiB) into"
@@ -619,12 +622,10 @@ def check(
     src: Annotated[Path, typer.Argument(help="The backup directory.")],
 ) -> None:
     """Check a backup: a complete manifest, every file with its checksum, a known schema."""
-    try:
+    with refusals():
         manifest = read_manifest(src)
         check_schema(manifest["database"]["schema_revision"])
         check_backup(src, manifest)
-    except BackupError as error:
-        raise failed(error) from None
     err.print(
         f"{escape(str(src))}: a complete backup of {manifest['created_at']} (Reach"
         f" {manifest['reach_version']}), {len(manifest['files'])} files, every checksum right"
@@ -643,10 +644,8 @@ def restore(
 ) -> None:
     """Restore a backup into REACH_DATA_DIR and REACH_DATABASE_URL (stop Reach first)."""
     settings = load_settings()
-    try:
+    with refusals():
         notes = restore_from(settings, src, force=force)
-    except BackupError as error:
-        raise failed(error) from None
     err.print(f"Restored {escape(str(src))} into {escape(str(settings.data_dir))}")
     for note in notes:
         err.print(f"[yellow]note:[/yellow] {escape(note)}")
