@@ -306,8 +306,8 @@ def back_up(settings: Settings, dest: Path, *, with_index: bool = True) -> dict[
         postgres_tool("pg_dump")  # before anything is written
     data_dir = settings.data_dir
     with new_backup(dest) as written:
-        # The metadata store first: files of a segment created meanwhile do no harm, whereas
-        # a segment whose files were copied before it was written would restore without them.
+        # The metadata store first, then the files: a list created meanwhile may come with
+        # files but no row, which does no harm; the other order could give a row without files.
         if backend == "sqlite":
             revision = dump_sqlite(
                 Path(url.database or ""), written, settings.database_lock_timeout_seconds
