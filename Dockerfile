@@ -18,6 +18,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     REACH_DATA_DIR=/data \
     REACH_HOST=0.0.0.0 \
     REACH_PORT=8080
+# pg_dump and pg_restore for `reach backup` of a PostgreSQL store: Debian's client (major 15),
+# which dumps servers up to 15 (compose.yaml runs PostgreSQL 15 for that reason).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --user-group --uid 10001 --home-dir /data --no-create-home reach \
     && install --directory --owner=reach --group=reach --mode=0700 /data
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
