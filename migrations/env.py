@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from reach.config import Settings
-from reach.db import MIGRATION_TIMEOUTS, Database
+from reach.db import MIGRATION_TIMEOUTS, Database, serialize_startup
 from reach.models import Base
 
 config = context.config
@@ -42,6 +42,9 @@ def run_migrations_online() -> None:
                 compare_type=True,
             )
             with context.begin_transaction():
+                # Hosts started together migrate one after the other; the later ones find the
+                # schema current (the version is read after the lock is taken).
+                serialize_startup(connection)
                 context.run_migrations()
     finally:
         database.dispose()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -319,3 +319,16 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 def _count_new_rows(session: Session, _context: Any, _instances: Any) -> None:
     session.info[NEW_ROWS] = session.info.get(NEW_ROWS, 0) + len(session.new)
+
+
+# The PostgreSQL advisory lock that start-up steps of several hosts take in turn (migrations, a
+# first client), so that containers started together neither migrate twice nor each create a
+# client. SQLite needs none: a write transaction holds the database's one write lock.
+STARTUP_LOCK_KEY = 0x52454143
+
+
+def serialize_startup(connection: Connection | Session) -> None:
+    """Wait for the start-up lock for the rest of this transaction (PostgreSQL only)."""
+    bind = connection.get_bind() if isinstance(connection, Session) else connection
+    if bind.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK_KEY})

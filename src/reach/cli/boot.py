@@ -102,9 +102,12 @@ def first_client(
 ) -> IssuedCredentials | None:
     """The credentials to show: those of a client generated now, none when the store has a
     client already or the client was chosen (its secret is the operator's own)."""
+    from reach.db import serialize_startup  # noqa: PLC0415
     from reach.kit.problems import Invalid  # noqa: PLC0415
     from reach.reference.service import ReferenceService  # noqa: PLC0415
 
+    # Containers started together: one creates the first client, the others then see it.
+    serialize_startup(session)
     auth = ctx.auth(session)
     if client_id is not None:
         known = auth.clients.by_client_id(client_id)
