@@ -281,12 +281,13 @@ class LookalikeWorker:
         private_dir(self._wake_file.parent)
         self._wake_file.write_text(f"{time.time_ns()} {os.getpid()}\n", encoding="utf-8")
 
-    def _woken(self) -> int:
-        """When a scan was last asked for by another process (0: never)."""
+    def _woken(self) -> str:
+        """The last wake another process passed on ("": never). Its content, not its time: two
+        wakes within one tick of the file system's clock share a modification time."""
         try:
-            return self._wake_file.stat().st_mtime_ns
+            return self._wake_file.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return 0
+            return ""
 
     def _loop(self) -> None:
         seen = self._woken()
