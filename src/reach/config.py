@@ -45,6 +45,15 @@ class Settings(BaseSettings):
         description="PostgreSQL: the longest one statement may run before its call answers 503"
         " (0: no limit).",
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description=(
+            "PostgreSQL connections one server process keeps open; a burst may open twice as"
+            " many more."
+        ),
+    )
     database_connect_timeout_seconds: float = Field(
         default=3,
         gt=0,

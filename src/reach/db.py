@@ -71,6 +71,10 @@ class Timeouts:
         )
 
 
+# PostgreSQL connections one process keeps open (REACH_DATABASE_POOL_SIZE).
+DEFAULT_POOL_SIZE = 10
+
+
 # Migrations may wait for the server's writers and run long statements (an index build).
 MIGRATION_TIMEOUTS = Timeouts(lock=30.0, statement=0.0, connect=10.0)
 
@@ -82,9 +86,17 @@ class Database:
     the server never makes a new empty store where its store went missing.
     """
 
-    def __init__(self, url: str, *, timeouts: Timeouts | None = None, create: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeouts: Timeouts | None = None,
+        create: bool = False,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> None:
         self.url = make_url(url)
         self.timeouts = timeouts or Timeouts()
+        self.pool_size = pool_size
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         database = self.url.database
         self._path: Path | None = None
@@ -111,7 +123,10 @@ class Database:
     @classmethod
     def from_settings(cls, settings: Settings, *, create: bool = False) -> Database:
         return cls(
-            settings.resolved_database_url, timeouts=Timeouts.from_settings(settings), create=create
+            settings.resolved_database_url,
+            timeouts=Timeouts.from_settings(settings),
+            create=create,
+            pool_size=settings.database_pool_size,
         )
 
     @property
@@ -190,8 +205,10 @@ class Database:
         return create_engine(
             self.url,
             pool_pre_ping=True,
-            pool_size=10,
-            max_overflow=20,
+            # Up to three times the pool in a burst: see docs/deploy.md for the budget of
+            # connections a fleet needs.
+            pool_size=self.pool_size,
+            max_overflow=2 * self.pool_size,
             pool_timeout=self.timeouts.connect,
             connect_args=connect_args,
         )

@@ -229,3 +229,31 @@ def test_a_programming_error_is_not_taken_for_an_outage(app: FastAPI) -> None:
     add_advertiser(app, ADVERTISER)
     with pytest.raises(IntegrityError), database.session(write=True) as session:
         session.add(Advertiser(id=ADVERTISER, name="twice", created_at=app.state.clock.now()))
+
+
+def test_a_process_opens_at_most_three_times_its_pool_then_answers_503(
+    database_url: str, backend: str
+) -> None:
+    """REACH_DATABASE_POOL_SIZE bounds what one process asks of PostgreSQL (docs/deploy.md's
+    connection budget): 3 times the pool at once, and the next call waits, then answers 503."""
+    if backend == "sqlite":
+        pytest.skip("PostgreSQL only")
+    settings = Settings(
+        database_url=database_url,
+        secret_key=TEST_SECRET_KEY,
+        database_pool_size=1,
+        database_connect_timeout_seconds=0.5,
+    )
+    database = Database.from_settings(settings)
+    held: list[Any] = []
+    try:
+        for _ in range(3):
+            connection = database.engine.connect()
+            connection.execute(text("SELECT 1"))
+            held.append(connection)
+        with pytest.raises(ServiceUnavailable), database.session() as session:
+            session.execute(text("SELECT 1"))
+    finally:
+        for connection in held:
+            connection.close()
+        database.dispose()
