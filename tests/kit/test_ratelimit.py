@@ -5,7 +5,9 @@ from __future__ import annotations
 import multiprocessing
 import socket
 import socketserver
+import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -212,3 +214,68 @@ def test_a_stuck_redis_answers_service_unavailable_then_recovers(
     assert len(messages) == 2
     assert "unavailable: TimeoutError" in messages[0]
     assert "available again" in messages[1]
+
+
+# --- a store that makes calls wait: each waits for itself, not for the others ---------------
+
+PARALLEL_CALLS = 10
+
+
+def _wait_of_each(counts: Counts, calls: int) -> list[tuple[float, str]]:
+    """``calls`` counts at once, each in its own thread: how long each waited and what it got."""
+    start = threading.Barrier(calls)
+    answers: list[tuple[float, str]] = []
+
+    def call(index: int) -> None:
+        start.wait()
+        began = time.perf_counter()
+        try:
+            counts.add(f"client-{index}", 60)
+            answer = "counted"
+        except ServiceUnavailable:
+            answer = "503"
+        answers.append((time.perf_counter() - began, answer))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def _assert_waits_do_not_add_up(counts: Counts, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every call tries the store (none is refused early because another just failed).
+    monkeypatch.setattr(ratelimit, "STORE_RETRY_SECONDS", 0.0)
+    [(one_wait, answer)] = _wait_of_each(counts, 1)
+    assert answer == "503"
+    answers = _wait_of_each(counts, PARALLEL_CALLS)
+    assert {answer for _, answer in answers} == {"503"}
+    # Waited side by side, the longest wait is about one call's; one after the other, the last
+    # call would wait PARALLEL_CALLS of them.
+    assert max(wait for wait, _ in answers) < 3 * one_wait
+
+
+def test_calls_on_a_locked_file_wait_side_by_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counts = FileCounts(tmp_path / "ratelimit.db")
+    counts.add("warm", 60)
+    # Another process holds the file's write lock (a stuck writer, a backup tool).
+    holder = sqlite3.connect(tmp_path / "ratelimit.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        _assert_waits_do_not_add_up(counts, monkeypatch)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert counts.add("warm", 60) == 2
+
+
+def test_calls_on_a_stuck_redis_wait_side_by_side(
+    relay: Relay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counts = RedisCounts(relay.url)
+    counts.add(uuid.uuid4().hex, 60)
+    relay.stuck.set()
+    _assert_waits_do_not_add_up(counts, monkeypatch)

@@ -135,28 +135,25 @@ class _Outage:
 
 class FileCounts:
     """Counts in an SQLite file (WAL) that every process of the host opens: one UPSERT per call,
-    which SQLite's write lock makes atomic across processes. Each process opens its own
-    connection on first use (never one inherited across a fork)."""
+    which SQLite's write lock makes atomic across processes. Each thread of each process opens
+    its own connection on first use (never one inherited across a fork), and nothing of this
+    process is locked around a call: while the file is locked, every call waits for it side by
+    side, each at most ``STORE_TIMEOUT_SECONDS``, not one after the other."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
-        self._pid = 0
+        self._local = threading.local()
         self._pruned_at = 0.0
         self._outage = _Outage("file")
 
     def _connect(self) -> sqlite3.Connection:
-        if self._connection is not None and self._pid == os.getpid():
-            return self._connection
+        local = self._local
+        if getattr(local, "pid", None) == os.getpid():
+            connection: sqlite3.Connection = local.connection
+            return connection
         # Owner-only, like every file of the data directory.
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        connection = sqlite3.connect(
-            self.path,
-            timeout=STORE_TIMEOUT_SECONDS,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        connection = sqlite3.connect(self.path, timeout=STORE_TIMEOUT_SECONDS, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         # Counts need no durability across a power cut: no fsync per call.
         connection.execute("PRAGMA synchronous=OFF")
@@ -165,16 +162,15 @@ class FileCounts:
             " (key TEXT PRIMARY KEY, used INTEGER NOT NULL, expires INTEGER NOT NULL)"
             " WITHOUT ROWID"
         )
-        self._connection, self._pid = connection, os.getpid()
+        local.connection, local.pid = connection, os.getpid()
         return connection
 
     def _run(self, sql: str, parameters: tuple[object, ...]) -> int:
         self._outage.check()
         try:
-            with self._lock:
-                connection = self._connect()
-                self._prune(connection)
-                row = connection.execute(sql, parameters).fetchone()
+            connection = self._connect()
+            self._prune(connection)
+            row = connection.execute(sql, parameters).fetchone()
         except sqlite3.Error as error:
             raise self._outage.failed(error) from None
         self._outage.succeeded()
@@ -194,6 +190,7 @@ class FileCounts:
         self._run("UPDATE counts SET used = used - 1 WHERE key = ? AND used > 0", (key,))
 
     def _prune(self, connection: sqlite3.Connection) -> None:
+        # Two threads may both prune at a window's turn: the second deletes nothing.
         now = time.time()
         if now - self._pruned_at >= PRUNE_EVERY_SECONDS:
             self._pruned_at = now
