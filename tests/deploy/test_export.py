@@ -3,23 +3,33 @@ people that compute-sizes counts (exact mode), as the oracle finds them, as CSV 
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import fcntl
 import hashlib
 import io
 import logging
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.types import Message, Scope
 from typer.testing import CliRunner
 
 from reach.audience_segment.service import AudienceSegmentService
 from reach.cli import app as cli
+from reach.engine.store import Store
+from reach.export import people
 from reach.lookalike.service import Lookalikes
 from reach.lookalike.worker import LookalikeWorker
+from reach.testing import reach_command
 from tests.builders import (
     AUDIENCES,
     SEGMENTS,
@@ -92,6 +102,65 @@ def exported(run: CliRunner, kind: str, identifier: str, *options: str) -> list[
     result = run.invoke(cli, [kind, "members", identifier, *options])
     assert result.exit_code == 0, result.output
     return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def ingestion_could_start(app: FastAPI) -> bool:
+    """Whether an ingestion would get the store's exclusive lock now (tried without waiting)."""
+    with (app.state.settings.data_dir / "store" / ".lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
+
+
+def stalled_download(app: FastAPI, path: str, query: str, headers: dict[str, str]) -> bytes:
+    """The body an HTTP client gets (of the length the answer announced) when it stops reading
+    at the first chunk, checks that an ingestion could take the store's lock, then resumes."""
+
+    async def download() -> bytes:
+        stalled, resume = asyncio.Event(), asyncio.Event()
+        body = bytearray()
+        announced: dict[bytes, bytes] = {}
+
+        async def receive() -> Message:
+            await asyncio.Event().wait()  # the client never hangs up
+            raise AssertionError
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                assert message["status"] == 200
+                announced.update(message["headers"])
+            if message["type"] == "http.response.body":
+                if not resume.is_set():
+                    stalled.set()
+                    await resume.wait()
+                body.extend(message.get("body", b""))
+
+        scope: Scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "http_version": "1.1",
+            "scheme": "http",
+            "server": ("testserver", 80),
+            "client": ("127.0.0.1", 4000),
+            "root_path": "",
+        }
+        answer = asyncio.create_task(app(scope, receive, send))
+        await asyncio.wait_for(stalled.wait(), timeout=120)
+        # An ingestion may replace the store while the client takes its time.
+        assert ingestion_could_start(app), "the export holds the store's lock while it stalls"
+        resume.set()
+        await answer
+        assert announced.get(b"content-length") == str(len(body)).encode()
+        return bytes(body)
+
+    return asyncio.run(download())
 
 
 def user_ids(rows: list[dict[str, str]]) -> list[str]:
@@ -302,6 +371,25 @@ class TestCommandLine:
         monkeypatch.setenv("REACH_SIZE_PRIVACY", "exact")
         assert len(exported(run, "segments", crm)) == matched
 
+    def test_a_stalled_reader_of_standard_output_does_not_hold_ingestion_back(
+        self, app: FastAPI, run: CliRunner, sizer: ApiUser
+    ) -> None:
+        [segment] = create_segments(sizer, retargeting(ADVERTISER, "visitors", 0, 30))
+        expected = run.invoke(cli, ["segments", "members", segment, "--identities"]).stdout
+        assert len(expected) > 1 << 16  # more than a pipe holds (64 KiB on Linux)
+        command = [*reach_command(), "segments", "members", segment, "--identities"]
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as export:
+            assert export.stdout is not None
+            # Some members' rows (not only the header), then the reader stalls: the pipe fills.
+            first = b""
+            while len(first) < 4096 and (read := os.read(export.stdout.fileno(), 4096)):
+                first += read
+            free = ingestion_could_start(app)
+            rest, errors = export.communicate()
+        assert export.returncode == 0, errors
+        assert (first + rest).decode() == expected
+        assert free
+
 
 class TestNoIndex:
     @pytest.fixture
@@ -400,6 +488,66 @@ class TestHttp:
         bad = http.get(f"/_reach/segments/{seed}/members?format=xlsx", headers=admin)
         assert bad.status_code == 400
         assert bad.json()["errors"][0]["code"]
+
+    def test_a_stalled_client_does_not_hold_ingestion_back(
+        self, app: FastAPI, admin: dict[str, str], sizer: ApiUser, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        [segment] = create_segments(sizer, retargeting(ADVERTISER, "visitors", 0, 30))
+        size = segment_sizes(sizer, segment)[segment]
+        monkeypatch.setattr(people, "BATCH_ROWS", 100)
+        assert size > 3 * people.BATCH_ROWS
+        for fmt in ("csv", "parquet"):
+            path = f"/_reach/segments/{segment}/members"
+            body = stalled_download(app, path, f"format={fmt}", admin)
+            # The export was read before the answer started, and the client gets it whole.
+            if fmt == "csv":
+                assert len(body.decode().splitlines()) == 1 + size
+            else:
+                assert pq.read_table(io.BytesIO(body)).num_rows == size
+
+
+class TestStoreReplacedUnderTheIndex:
+    @pytest.fixture
+    def settings_overrides(
+        self, indexed_settings: dict[str, Any], sized_data: Path
+    ) -> dict[str, Any]:
+        """A store of this test's own, which it can change under the index."""
+        store = indexed_settings["data_dir"] / "store"
+        store.unlink()
+        shutil.copytree(sized_data / "reach" / "store", store)
+        return indexed_settings
+
+    def test_a_later_batch_that_fails_is_an_error_not_a_cut_export(
+        self,
+        app: FastAPI,
+        http: TestClient,
+        admin: dict[str, str],
+        run: CliRunner,
+        sizer: ApiUser,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        [segment] = create_segments(sizer, retargeting(ADVERTISER, "visitors", 0, 30))
+        monkeypatch.setattr(people, "BATCH_ROWS", 100)
+        path = f"/_reach/segments/{segment}/members"
+        whole = user_ids(list(csv.DictReader(io.StringIO(http.get(path, headers=admin).text))))
+        assert len(whole) > 3 * people.BATCH_ROWS
+        # The last member (in the last batch) leaves the store; the index still names it.
+        store = Store(app.state.settings.data_dir / "store")
+        for users in store.files("users"):
+            table = pq.read_table(users)
+            pq.write_table(table.filter(pc.not_equal(table["user_id"], whole[-1])), users)
+
+        for fmt in ("csv", "parquet"):
+            response = http.get(path, params={"format": fmt}, headers=admin)
+            assert response.status_code == 503, response.text[:200]
+            assert "x-reach-members" not in response.headers
+            [problem] = response.json()["errors"]
+            assert problem["code"] == "index-unavailable"
+            assert "reach index build" in problem["detail"]
+        result = run.invoke(cli, ["segments", "members", segment])
+        assert result.exit_code == 1
+        assert "reach index build" in result.stderr
+        assert result.stdout == ""  # nothing written rather than part of the people
 
 
 class TestHttpRateLimit:

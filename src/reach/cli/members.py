@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -66,13 +67,9 @@ def _service(ctx: Context, session: Session) -> MembersService:
 
 
 @contextlib.contextmanager
-def _sink(out: Path | None) -> Iterator[BinaryIO]:
-    """Standard output, or a file beside ``out`` (owner-only: it lists people) that replaces
-    ``out`` only once it is complete."""
-    if out is None:
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
-        return
+def _sink(out: Path) -> Iterator[BinaryIO]:
+    """A file beside ``out`` (owner-only: it lists people) that replaces ``out`` only once it
+    is complete."""
     directory = out.resolve().parent
     if not directory.is_dir():
         raise typer.BadParameter(f"no directory {directory}", param_hint="--out")
@@ -100,26 +97,30 @@ def _export(kind: str, raw_id: str, fmt: Format, out: Path | None, identities: b
             )
         service.logged(found, fmt, identities=identities, by="the command line")
         store = Store(ctx.settings.data_dir / "store")
-        with (
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                disable=not err.is_terminal,
-            ) as progress,
-            _sink(out) as sink,
-        ):
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not err.is_terminal,
+        ) as progress:
             task = progress.add_task(f"{kind} {found.id}", total=len(found))
-            service.write(
-                store,
-                found,
-                fmt,
-                sink,
-                identities=identities,
-                written=lambda rows: progress.advance(task, rows),
-            )
+
+            def written(rows: int) -> None:
+                progress.advance(task, rows)
+
+            if out is None:
+                # Written whole first, then copied: a pipe that its reader leaves full never
+                # holds the store's lock (an ingestion would wait on it).
+                with service.materialised(
+                    store, found, fmt, ctx.settings.data_dir, identities=identities, written=written
+                ) as whole:
+                    shutil.copyfileobj(whole, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+            else:
+                with _sink(out) as sink:
+                    service.write(store, found, fmt, sink, identities=identities, written=written)
     # The command's own record of the export, as the server logs one (docs/export.md).
     where = escape(str(out)) if out is not None else "standard output"
     err.print(f"{len(found):,} members of {kind} {found.id} written to {where}")

@@ -3,8 +3,7 @@ sandbox is on, outside the API's versions (so never journaled nor counted agains
 
 from __future__ import annotations
 
-import itertools
-import tempfile
+import os
 from collections.abc import Iterator
 from typing import Annotated, BinaryIO
 
@@ -13,9 +12,8 @@ from fastapi.responses import StreamingResponse
 
 from reach.engine.store import Store
 from reach.export import Format, service
-from reach.export.people import schema as export_schema
 from reach.export.service import Members, MembersService
-from reach.export.writers import MEDIA_TYPES, csv_chunks, write_parquet
+from reach.export.writers import MEDIA_TYPES
 from reach.kit.sizes import freshness_headers
 from reach.sandbox.auth import require_admin
 from reach.sizing.endpoints import SizingDep
@@ -44,33 +42,20 @@ def _answer(
     request: Request, found: Members, fmt: Format, identities: bool, members: MembersService
 ) -> StreamingResponse:
     settings = request.app.state.settings
-    store = Store(settings.data_dir / "store")
     service.logged(found, fmt, identities=identities, by="an admin token (HTTP)")
-    rest = service.batches(store, found, identities=identities)
-    # The first batch before the answer starts: a store that cannot be read still gets a
-    # problem answer, not a cut stream.
-    first = next(rest, None)
-    batches = itertools.chain([] if first is None else [first], rest)
-    schema = export_schema(identities=identities)
-    if fmt == "csv":
-        body: Iterator[bytes] = csv_chunks(batches, schema)
-    else:
-        # Parquet ends with its footer: written whole to a file no one else can open (already
-        # unlinked, in the owner-only data directory), then sent from it.
-        handle = tempfile.TemporaryFile(dir=settings.data_dir)  # noqa: SIM115 - closed by the stream
-        try:
-            write_parquet(batches, schema, handle)
-        except BaseException:
-            handle.close()
-            raise
-        handle.seek(0)
-        body = _file_chunks(handle)
+    # Written whole before the answer starts, then sent from the file: the client's pace never
+    # holds the store's lock (an ingestion would wait on it), and a store that cannot be read,
+    # on any batch, gets a problem answer rather than a cut stream behind a 200.
+    whole = service.materialised(
+        Store(settings.data_dir / "store"), found, fmt, settings.data_dir, identities=identities
+    )
     headers = {
         "Content-Disposition": f'attachment; filename="{found.name}.{fmt}"',
+        "Content-Length": str(os.fstat(whole.fileno()).st_size),
         "x-reach-members": str(len(found)),
         **freshness_headers(members.index.as_of, members.index.built_at),
     }
-    return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+    return StreamingResponse(_file_chunks(whole), media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
 @router.get("/segments/{segment_id}/members", operation_id="ExportSegmentMembers")

@@ -72,13 +72,14 @@ def _rows(con: duckdb.DuckDBPyConnection, query: str, low: int, high: int) -> pa
 
 
 def batches(
-    store: Store, members: AbstractBitMap, *, identities: bool, batch_rows: int = BATCH_ROWS
+    store: Store, members: AbstractBitMap, *, identities: bool, batch_rows: int | None = None
 ) -> Iterator[pa.RecordBatch]:
     """The members (ordinals of the index) as record batches of ``schema``, in ordinal order.
 
     The store's shared lock is held until the last batch (or until the iterator is closed), so
     no ingestion replaces the files being read; ingestions wait, index builds do not."""
     wanted = schema(identities=identities)
+    batch_rows = batch_rows or BATCH_ROWS
     with store.locked(shared=True), duckdb.connect() as con:
         store.create_views(con)
         for start in range(0, len(members), batch_rows):

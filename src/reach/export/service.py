@@ -9,8 +9,10 @@ not apply to it, and every export is logged.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 import pyarrow as pa
@@ -132,6 +134,32 @@ def write(
             written(batch.num_rows)
 
     WRITERS[fmt](counted(), people.schema(identities=identities), sink)
+
+
+def materialised(
+    store: Store,
+    found: Members,
+    fmt: Format,
+    directory: Path,
+    *,
+    identities: bool,
+    written: Callable[[int], None] = lambda _rows: None,
+) -> BinaryIO:
+    """The export written whole to a temporary file in ``directory``, rewound for reading.
+
+    The store's shared lock is held while the file is written, and only then: whoever reads it
+    afterwards, at their own pace (an HTTP client, a pipe), never holds an ingestion back, and
+    a store that fails on a later batch fails before anything is sent. The file has no name (or
+    loses it at once): no other process can open it, and its space is freed when it is closed.
+    """
+    handle = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - the caller closes it
+    try:
+        write(store, found, fmt, handle, identities=identities, written=written)
+        handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
 
 
 def logged(found: Members, fmt: Format, *, identities: bool, by: str) -> None:

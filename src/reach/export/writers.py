@@ -1,4 +1,4 @@
-"""Writers of an export, batch by batch: CSV as chunks of bytes (to a stream or an HTTP answer)
+"""Writers of an export to a file or a stream, batch by batch: CSV as chunks of bytes
 and Parquet to a file, so that no export is ever held whole in memory."""
 
 from __future__ import annotations
