@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from reach.config import Settings
 from reach.health import StoreCheck
+from reach.kit import ratelimit
 from tests.conftest import POSTGRES_ADMIN, TEST_SECRET_KEY
 
 
@@ -54,6 +56,49 @@ def store_down(app: FastAPI, backend: str, database_url: str) -> Iterator[None]:
             yield
         finally:
             admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+
+
+class BlackHole:
+    """A Redis that accepts connections and reads what it is sent, but never answers; ``asked``
+    is set once a command has arrived."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self._listening = socket.create_server(("127.0.0.1", 0))
+        self._connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self._listening.getsockname()[1]}/0"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listening.accept()
+            except OSError:
+                return
+            self._connections.append(connection)
+            threading.Thread(target=self._swallow, args=(connection,), daemon=True).start()
+
+    def _swallow(self, connection: socket.socket) -> None:
+        try:
+            while connection.recv(65536):
+                self.asked.set()
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self._listening.close()
+        for connection in self._connections:
+            connection.close()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    found = BlackHole()
+    yield found
+    found.close()
 
 
 class TestHealthz:
@@ -191,3 +236,29 @@ class TestOutsideTheApi:
             assert http.get("/readyz", headers=bad).status_code == 200
             assert http.get("/healthz", headers=bad).status_code == 200
         assert app.state.sandbox.journal.entries(None, everyone=True, limit=None) == []
+
+
+class TestWithAStuckRedis:
+    @pytest.fixture
+    def settings_overrides(self, black_hole: BlackHole) -> dict[str, Any]:
+        return {"redis_url": black_hole.url}
+
+    def test_alive_while_a_token_request_waits_for_redis(
+        self, http: TestClient, black_hole: BlackHole, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The token request waits for Redis a while; meanwhile the process answers.
+        monkeypatch.setattr(ratelimit, "STORE_TIMEOUT_SECONDS", 2.0)
+        finished: list[str] = []
+
+        def ask_for_a_token() -> None:
+            form = {"grant_type": "client_credentials", "client_id": "a", "client_secret": "b"}
+            assert http.post("/oauth2/token", data=form).status_code == 503
+            finished.append("token")
+
+        asking = threading.Thread(target=ask_for_a_token)
+        asking.start()
+        assert black_hole.asked.wait(30)
+        assert http.get("/healthz").status_code == 200
+        finished.append("healthz")
+        asking.join()
+        assert finished == ["healthz", "token"]

@@ -268,7 +268,9 @@ async def sign_in(request: Request) -> Response:
         return asked
     email = form.get("email", "")
     guard = _guard(request)
-    attempt = guard.begin(email_key(email), client_address(request))
+    # The counts may live in Redis or a shared file: asked in a worker thread, never in the
+    # event loop.
+    attempt = await run_in_threadpool(guard.begin, email_key(email), client_address(request))
     if not isinstance(attempt, Attempt):
         # Refused before any password is hashed: a refusal costs the server nothing.
         page = _sign_in_page(
@@ -291,7 +293,7 @@ async def sign_in(request: Request) -> Response:
         return _sign_in_page(
             request, asked, email=email, error="Wrong e-mail or password.", status=401
         )
-    guard.succeeded(attempt)
+    await run_in_threadpool(guard.succeeded, attempt)
     response = RedirectResponse(
         f"/consent?{urlencode(asked.fields())}", status_code=303, headers=_PAGE_HEADERS
     )

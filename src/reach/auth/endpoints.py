@@ -77,15 +77,17 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
 @token_router.post("/oauth2/token", operation_id="GetToken", include_in_schema=False)
 async def get_token(request: Request) -> JsonResponse:
     # Failed requests are counted per client address and per client id; an address or an id
-    # that has failed too often this minute is refused before its request is even read.
+    # that has failed too often this minute is refused before its request is even read. The
+    # counts may live in Redis or a shared file: asked in a worker thread, never in the event
+    # loop, so a store that makes them wait holds this request only.
     limits = failure_limits(request.app.state)
     address = client_address(request)
-    limits.token_address.check(address)
+    await run_in_threadpool(limits.token_address.check, address)
     try:
         issued = await _grant(request, limits.token_client)
     except Problem as problem:
         if counts_as_failure(problem):
-            limits.token_address.failed(address)
+            await run_in_threadpool(limits.token_address.failed, address)
         raise
     return JsonResponse(
         {
@@ -123,7 +125,7 @@ async def _grant(request: Request, per_client: FailureLimit) -> IssuedToken:
     elif grant_type == "refresh_token":
         refresh_token = _required(form, "refresh_token")
 
-    per_client.check(client_id)
+    await run_in_threadpool(per_client.check, client_id)
     state = request.app.state
 
     def issue() -> GrantOutcome:
@@ -142,7 +144,7 @@ async def _grant(request: Request, per_client: FailureLimit) -> IssuedToken:
             raise issued
     except Problem as problem:
         if counts_as_failure(problem):
-            per_client.failed(client_id)
+            await run_in_threadpool(per_client.failed, client_id)
         raise
     return issued
 
