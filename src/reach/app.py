@@ -29,7 +29,7 @@ from reach.contract.endpoints import router as contract_router
 from reach.db import Database
 from reach.engine.query import IndexProvider
 from reach.export.endpoints import router as export_router
-from reach.health import IndexMetrics, StoreCheck, metrics_router
+from reach.health import IndexMetrics, RateLimitStoreCheck, StoreCheck, metrics_router
 from reach.health import router as health_router
 from reach.kit.clock import Clock, SystemClock
 from reach.kit.jsonbody import problem_from_error
@@ -167,6 +167,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         yield
         worker.close()
         app.state.store_check.close()
+        app.state.rate_limit_check.close()
         database.dispose()
 
     app = FastAPI(
@@ -199,6 +200,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     worker = LookalikeWorker(settings, database, app.state.indexes, app.state.list_matches, results)
     app.state.lookalike_worker = worker
     app.state.store_check = StoreCheck(database)
+    app.state.rate_limit_check = RateLimitStoreCheck(app.state.rate_counts)
     app.state.index_metrics = IndexMetrics(app.state.indexes, clock)
     app.state.lookalikes = Lookalikes(results, worker.wake)
     # Admin tokens open /_reach/: the members export always, the sandbox controls when on.

@@ -18,8 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from reach.db import Database
 from reach.engine.query import IndexProvider
+from reach.kit import ratelimit
 from reach.kit.clock import Clock
 from reach.kit.metrics import CONTENT_TYPE, exposition
+from reach.kit.problems import ServiceUnavailable
+from reach.kit.ratelimit import Counts
 from reach.kit.sizes import data_age
 from reach.kit.wire import JsonResponse
 from reach.schema import SchemaNotCurrent, require_current_schema
@@ -44,18 +47,49 @@ class Check:
         return {"status": self.status} | self.details
 
 
-class StoreCheck:
-    """Whether the metadata store answers and has this Reach's schema: one small query, under
-    the store's own timeouts, and a deadline beyond them, so a probe never hangs. A check still
-    running when the next probe comes is waited for, not doubled: a store that does not answer
+class BoundedCheck:
+    """A check that asks something outside the process (``_check``, in one thread of its
+    own), with a deadline beyond the timeouts of what it asks, so a probe never hangs. A check
+    still running when the next probe comes is waited for, not doubled: what does not answer
     holds one thread, however often readiness is asked."""
+
+    # What did not answer, as the deadline's detail names it.
+    subject = "the store"
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reach-readiness")
+        self._running: Future[Check] | None = None
+
+    def _check(self) -> Check:
+        raise NotImplementedError
+
+    def _late(self) -> dict[str, Any]:
+        """The details of a check that missed its deadline."""
+        return {"detail": f"{self.subject} did not answer within {self.deadline:g} seconds"}
+
+    async def __call__(self) -> Check:
+        if self._running is None or self._running.done():
+            self._running = self._executor.submit(self._check)
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(self._running)), self.deadline
+            )
+        except TimeoutError:
+            return Check(FAILING, self._late())
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class StoreCheck(BoundedCheck):
+    """Whether the metadata store answers and has this Reach's schema: one small query, under
+    the store's own timeouts."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
         timeouts = database.timeouts
-        self.deadline = timeouts.connect + timeouts.lock + 1
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reach-readiness")
-        self._running: Future[Check] | None = None
+        super().__init__(timeouts.connect + timeouts.lock + 1)
 
     def _check(self) -> Check:
         # A SQLite store moved away is not created again: it does not answer until it is back.
@@ -72,20 +106,32 @@ class StoreCheck:
             return Check(FAILING, {"detail": STORE_SILENT})
         return Check(OK, {})
 
-    async def __call__(self) -> Check:
-        if self._running is None or self._running.done():
-            self._running = self._executor.submit(self._check)
-        try:
-            return await asyncio.wait_for(
-                asyncio.shield(asyncio.wrap_future(self._running)), self.deadline
-            )
-        except TimeoutError:
-            return Check(
-                FAILING, {"detail": f"the store did not answer within {self.deadline:g} seconds"}
-            )
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+class RateLimitStoreCheck(BoundedCheck):
+    """Whether the store of the rate-limit counts can count (every API call needs it): Redis
+    answers a PING, the shared file's write lock can be taken, each under the timeout of one
+    call; memory always can. Names the kind of store, never where it is."""
+
+    subject = "the rate-limit store"
+
+    def __init__(self, counts: Counts) -> None:
+        self.counts = counts
+        # Connecting and answering may each take the timeout.
+        super().__init__(2 * ratelimit.STORE_TIMEOUT_SECONDS + 1)
+
+    def _check(self) -> Check:
+        try:
+            self.counts.ping()
+        except (ServiceUnavailable, OSError):
+            # OSError: the shared file cannot even be opened.
+            return Check(
+                FAILING,
+                {"kind": self.counts.kind, "detail": "the rate-limit store does not answer"},
+            )
+        return Check(OK, {"kind": self.counts.kind})
+
+    def _late(self) -> dict[str, Any]:
+        return {"kind": self.counts.kind} | super()._late()
 
 
 def index_check(indexes: IndexProvider) -> Check:
@@ -111,10 +157,13 @@ async def healthz() -> JsonResponse:
 async def readyz(request: Request) -> JsonResponse:
     """Whether this process can serve the API: 200 when every check is ok, else 503."""
     state = request.app.state
+    # The two stores are asked side by side: a probe waits for the slower only.
+    store, rate_limit_store = await asyncio.gather(state.store_check(), state.rate_limit_check())
     checks = {
-        "store": await state.store_check(),
+        "store": store,
         "index": index_check(state.indexes),
         "lookalikeWorker": lookalike_check(state.lookalike_worker.health()),
+        "rateLimitStore": rate_limit_store,
     }
     ready = all(check.status == OK for check in checks.values())
     return JsonResponse(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from reach.config import Settings
 from reach.health import StoreCheck
 from reach.kit import ratelimit
 from tests.conftest import POSTGRES_ADMIN, TEST_SECRET_KEY
+from tests.kit.test_ratelimit import REDIS_URL, closed_port, redis_available
 
 
 def ready(http: TestClient) -> tuple[int, dict[str, Any]]:
@@ -124,6 +126,7 @@ class TestReadyz:
                 "store": {"status": "ok"},
                 "index": {"status": "ok", "detail": "no index yet"},
                 "lookalikeWorker": {"status": "ok", "state": "running"},
+                "rateLimitStore": {"status": "ok", "kind": "memory"},
             },
         }
 
@@ -262,3 +265,84 @@ class TestWithAStuckRedis:
         finished.append("healthz")
         asking.join()
         assert finished == ["healthz", "token"]
+
+    def test_not_ready_while_redis_does_not_answer(self, http: TestClient) -> None:
+        status, body = ready(http)
+        assert status == 503
+        assert body["checks"]["rateLimitStore"] == {
+            "status": "failing",
+            "kind": "redis",
+            "detail": "the rate-limit store does not answer",
+        }
+        # The metadata store is fine: only the rate-limit store keeps the API from answering.
+        assert body["checks"]["store"] == {"status": "ok"}
+
+
+# Every API call answers 503 while the rate-limit store is down: so does readiness.
+
+
+class TestReadyzWithRedisDown:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"redis_url": f"redis://127.0.0.1:{closed_port()}/0"}
+
+    def test_not_ready_and_the_url_is_not_shown(self, http: TestClient, settings: Settings) -> None:
+        status, body = ready(http)
+        assert status == 503
+        assert body["status"] == "not ready"
+        assert body["checks"]["rateLimitStore"] == {
+            "status": "failing",
+            "kind": "redis",
+            "detail": "the rate-limit store does not answer",
+        }
+        assert settings.redis_url is not None
+        port = settings.redis_url.get_secret_value().rsplit(":", 1)[1].split("/")[0]
+        answer = http.get("/readyz").text
+        assert port not in answer
+        assert "127.0.0.1" not in answer
+
+
+class TestReadyzWithRedis:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        if not redis_available():
+            pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+        return {"redis_url": REDIS_URL}
+
+    def test_ready(self, http: TestClient) -> None:
+        status, body = ready(http)
+        assert status == 200
+        assert body["checks"]["rateLimitStore"] == {"status": "ok", "kind": "redis"}
+
+
+class TestReadyzWithASharedFile:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        # Several workers and no Redis: the counts live in a file of the data directory.
+        return {"workers": 2}
+
+    def test_not_ready_while_the_file_stays_locked(
+        self, http: TestClient, settings: Settings
+    ) -> None:
+        status, body = ready(http)
+        assert status == 200
+        assert body["checks"]["rateLimitStore"] == {"status": "ok", "kind": "file"}
+        # Another process holds the file's write lock past the wait of one call.
+        holder = sqlite3.connect(settings.data_dir / "ratelimit.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            status, body = ready(http)
+        finally:
+            holder.rollback()
+            holder.close()
+        assert status == 503
+        assert body["checks"]["rateLimitStore"] == {
+            "status": "failing",
+            "kind": "file",
+            "detail": "the rate-limit store does not answer",
+        }
+        assert str(settings.data_dir) not in http.get("/readyz").text
+        # Ready again as soon as the file can be written.
+        status, body = ready(http)
+        assert status == 200
+        assert body["checks"]["rateLimitStore"] == {"status": "ok", "kind": "file"}

@@ -50,6 +50,13 @@ class Counts(Protocol):
     """Where counts live. ``key`` names one key of one window; its count may be forgotten
     ``ttl`` seconds after it was first counted, when the window has ended."""
 
+    # What the store is, as readiness names it: memory, file or redis.
+    kind: str
+
+    def ping(self) -> None:
+        """Raise ``ServiceUnavailable`` unless the store can count right now: the question a
+        call would ask, under the same timeout, tried even while calls are being refused."""
+
     def add(self, key: str, ttl: int) -> int:
         """Count one more for ``key``: the count, this one included."""
 
@@ -62,6 +69,8 @@ class Counts(Protocol):
 
 class MemoryCounts:
     """Counts in this process's memory; thread-safe."""
+
+    kind = "memory"
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -86,6 +95,9 @@ class MemoryCounts:
                 self._counts[key] = (used - 1, expires)
             elif used == 1:
                 del self._counts[key]
+
+    def ping(self) -> None:
+        """Memory always counts."""
 
     def _prune(self) -> None:
         now = time.time()
@@ -140,6 +152,8 @@ class FileCounts:
     process is locked around a call: while the file is locked, every call waits for it side by
     side, each at most ``STORE_TIMEOUT_SECONDS``, not one after the other."""
 
+    kind = "file"
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
@@ -175,6 +189,16 @@ class FileCounts:
             raise self._outage.failed(error) from None
         self._outage.succeeded()
         return int(row[0]) if row else 0
+
+    def ping(self) -> None:
+        # Counting writes: the file can count when its write lock can be taken.
+        try:
+            connection = self._connect()
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            raise self._outage.failed(error) from None
+        self._outage.succeeded()
 
     def add(self, key: str, ttl: int) -> int:
         return self._run(
@@ -216,6 +240,8 @@ class RedisCounts:
     retries: a Redis that is down or stuck costs a call at most ``STORE_TIMEOUT_SECONDS``,
     and the calls after it nothing until ``STORE_RETRY_SECONDS`` have passed."""
 
+    kind = "redis"
+
     def __init__(self, url: str) -> None:
         self._url = url
         self._lock = threading.Lock()
@@ -250,6 +276,15 @@ class RedisCounts:
             raise self._outage.failed(error) from None
         self._outage.succeeded()
         return int(found or 0)
+
+    def ping(self) -> None:
+        from redis.exceptions import RedisError  # noqa: PLC0415
+
+        try:
+            self._redis().ping()
+        except RedisError as error:
+            raise self._outage.failed(error) from None
+        self._outage.succeeded()
 
     def add(self, key: str, ttl: int) -> int:
         return self._run(_ADD, key, ttl)
