@@ -16,6 +16,7 @@ import typer
 
 from reach.cli.context import BAD_SETTING_EXIT, Context, context, err, load_settings
 from reach.cli.registries import _print_credentials as print_credentials
+from reach.cli.serve import MAX_WORKERS
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -30,7 +31,13 @@ def boot(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (REACH_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (REACH_PORT).")] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Server processes sharing the port (REACH_WORKERS).")
+        int | None,
+        # serve's bounds: a bad count stops boot before the store changes.
+        typer.Option(
+            min=1,
+            max=MAX_WORKERS,
+            help="Server processes sharing the port, 1 to 64 (REACH_WORKERS).",
+        ),
     ] = None,
     client_id: Annotated[
         str | None,
