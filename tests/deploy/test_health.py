@@ -33,6 +33,11 @@ def ready(http: TestClient) -> tuple[int, dict[str, Any]]:
     return response.status_code, body
 
 
+def silent_rate_limit_store(kind: str) -> dict[str, str]:
+    """The readiness check of a rate-limit store of ``kind`` that does not answer."""
+    return {"status": "failing", "kind": kind, "detail": "the rate-limit store does not answer"}
+
+
 @contextmanager
 def store_down(app: FastAPI, backend: str, database_url: str) -> Iterator[None]:
     """The metadata store stops answering: the SQLite file moved away, or the PostgreSQL
@@ -269,11 +274,7 @@ class TestWithAStuckRedis:
     def test_not_ready_while_redis_does_not_answer(self, http: TestClient) -> None:
         status, body = ready(http)
         assert status == 503
-        assert body["checks"]["rateLimitStore"] == {
-            "status": "failing",
-            "kind": "redis",
-            "detail": "the rate-limit store does not answer",
-        }
+        assert body["checks"]["rateLimitStore"] == silent_rate_limit_store("redis")
         # The metadata store is fine: only the rate-limit store keeps the API from answering.
         assert body["checks"]["store"] == {"status": "ok"}
 
@@ -290,11 +291,7 @@ class TestReadyzWithRedisDown:
         status, body = ready(http)
         assert status == 503
         assert body["status"] == "not ready"
-        assert body["checks"]["rateLimitStore"] == {
-            "status": "failing",
-            "kind": "redis",
-            "detail": "the rate-limit store does not answer",
-        }
+        assert body["checks"]["rateLimitStore"] == silent_rate_limit_store("redis")
         assert settings.redis_url is not None
         port = settings.redis_url.get_secret_value().rsplit(":", 1)[1].split("/")[0]
         answer = http.get("/readyz").text
@@ -336,11 +333,7 @@ class TestReadyzWithASharedFile:
             holder.rollback()
             holder.close()
         assert status == 503
-        assert body["checks"]["rateLimitStore"] == {
-            "status": "failing",
-            "kind": "file",
-            "detail": "the rate-limit store does not answer",
-        }
+        assert body["checks"]["rateLimitStore"] == silent_rate_limit_store("file")
         assert str(settings.data_dir) not in http.get("/readyz").text
         # Ready again as soon as the file can be written.
         status, body = ready(http)
