@@ -16,7 +16,7 @@ import typer
 
 from reach.cli.context import BAD_SETTING_EXIT, Context, context, err, load_settings
 from reach.cli.registries import _print_credentials as print_credentials
-from reach.cli.serve import MAX_WORKERS
+from reach.cli.serve import HostOption, PortOption, WorkersOption
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -28,17 +28,10 @@ DEFAULT_ADVERTISERS = ["1001"]
 
 
 def boot(
-    host: Annotated[str | None, typer.Option(help="Interface to listen on (REACH_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (REACH_PORT).")] = None,
-    workers: Annotated[
-        int | None,
-        # serve's bounds: a bad count stops boot before the store changes.
-        typer.Option(
-            min=1,
-            max=MAX_WORKERS,
-            help="Server processes sharing the port, 1 to 64 (REACH_WORKERS).",
-        ),
-    ] = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    # serve's bounds: a bad count stops boot before the store changes.
+    workers: WorkersOption = None,
     client_id: Annotated[
         str | None,
         typer.Option(

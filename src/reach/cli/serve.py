@@ -46,18 +46,20 @@ def run_server(settings: Settings, host: str, port: int) -> None:
     )
 
 
-def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to listen on (REACH_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on (REACH_PORT).")] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            max=MAX_WORKERS,
-            help="Server processes sharing the port, 1 to 64 (REACH_WORKERS).",
-        ),
-    ] = None,
-) -> None:
+# The options of every command that ends in a server (``serve``, ``boot``).
+HostOption = Annotated[str | None, typer.Option(help="Interface to listen on (REACH_HOST).")]
+PortOption = Annotated[int | None, typer.Option(help="Port to listen on (REACH_PORT).")]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=MAX_WORKERS,
+        help="Server processes sharing the port, 1 to 64 (REACH_WORKERS).",
+    ),
+]
+
+
+def serve(host: HostOption = None, port: PortOption = None, workers: WorkersOption = None) -> None:
     """Run the Reach API server."""
     from reach.schema import SchemaNotCurrent  # noqa: PLC0415
 
