@@ -251,16 +251,36 @@ class Store:
     ) -> None:
         """A view per kind over its current files (an empty table when it has none)."""
         manifest = manifest or self.manifest()
-        for kind, columns in SCHEMAS.items():
-            files = self.files(kind, manifest)
-            name = f"{prefix}{kind}"
-            if files:
-                listed = ", ".join(sql_string(f) for f in files)
-                selected = ", ".join(columns)
-                con.execute(
-                    f"CREATE OR REPLACE VIEW {name} AS SELECT {selected} "  # noqa: S608
-                    f"FROM read_parquet([{listed}], union_by_name = true)"
-                )
-            else:
-                defined = ", ".join(f"{c} {t}" for c, t in columns.items())
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({defined})")
+        create_views(con, {kind: self.files(kind, manifest) for kind in SCHEMAS}, prefix=prefix)
+
+
+# The kinds whose rows belong to one user (an ``ordinal`` column): a shard reads its own rows.
+USER_KINDS = tuple(kind for kind, columns in SCHEMAS.items() if "ordinal" in columns)
+
+
+def create_views(
+    con: duckdb.DuckDBPyConnection,
+    files: dict[str, list[Path]] | dict[str, list[str]],
+    *,
+    prefix: str = "",
+    ordinals: tuple[int, int] | None = None,
+) -> None:
+    """A view per kind over ``files`` (paths or URLs of Parquet files with the stored columns;
+    an empty table for a kind without files). With ``ordinals`` (first, stop), the views of the
+    per-user kinds hold only the rows of those users."""
+    for kind, columns in SCHEMAS.items():
+        listed_files = files.get(kind, [])
+        name = f"{prefix}{kind}"
+        if listed_files:
+            listed = ", ".join(sql_string(f) for f in listed_files)
+            selected = ", ".join(columns)
+            where = ""
+            if ordinals is not None and kind in USER_KINDS:
+                where = f" WHERE ordinal >= {int(ordinals[0])} AND ordinal < {int(ordinals[1])}"
+            con.execute(
+                f"CREATE OR REPLACE VIEW {name} AS SELECT {selected} "  # noqa: S608
+                f"FROM read_parquet([{listed}], union_by_name = true){where}"
+            )
+        else:
+            defined = ", ".join(f"{c} {t}" for c, t in columns.items())
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({defined})")
