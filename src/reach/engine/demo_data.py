@@ -768,6 +768,17 @@ def _moments(
     return moments
 
 
+@dataclass(frozen=True)
+class _EventRows:
+    """Events as arrays, a user's sessions after the previous user's, each session in order."""
+
+    user: Ints  # index into the population
+    advertiser: Ints  # 0-based advertiser index
+    kind: Ints  # index into KINDS
+    product: Ints  # index into the catalogue, -1 for none
+    time: Ints  # epoch seconds
+
+
 def _events(
     rng: np.random.Generator,
     chunk: _Chunk,
@@ -776,6 +787,29 @@ def _events(
     catalogue: _Catalogue,
     period: _Period,
 ) -> pa.Table:
+    rows = _event_rows(rng, chunk, counts, people, catalogue, period)
+    order = np.argsort(rows.time, kind="stable")
+    kind, product = rows.kind[order], rows.product[order]
+    return pa.table(
+        {
+            "time": _timestamps(rows.time[order]),
+            "user_id": people.ids.take(pa.array(rows.user[order])),
+            "advertiser_id": pa.array(rows.advertiser[order] + FIRST_ADVERTISER_ID, pa.int64()),
+            "kind": _labels(KINDS, kind),
+            "product_id": catalogue.product_ids.take(pa.array(product, mask=product < 0)),
+            "price": pa.array(catalogue.product_price[product], pa.float64(), mask=kind != SALE),
+        }
+    )
+
+
+def _event_rows(
+    rng: np.random.Generator,
+    chunk: _Chunk,
+    counts: Ints,
+    people: _Population,
+    catalogue: _Catalogue,
+    period: _Period,
+) -> _EventRows:
     """Sessions: maybe a visit, product views, then maybe a basket and a sale of the last view."""
     users = chunk.first_user + np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     n = len(users)
@@ -815,23 +849,37 @@ def _events(
     day_end = (start // SECONDS_PER_DAY + 1) * SECONDS_PER_DAY - 1
     start = np.minimum(start, day_end - elapsed[first + length - 1])
     time = start[session] + elapsed
-    order = np.argsort(time, kind="stable")
-    session, kind, product, time = session[order], kind[order], product[order], time[order]
-    return pa.table(
-        {
-            "time": _timestamps(time),
-            "user_id": people.ids.take(pa.array(users[session])),
-            "advertiser_id": pa.array(advertiser[session] + FIRST_ADVERTISER_ID, pa.int64()),
-            "kind": _labels(KINDS, kind),
-            "product_id": catalogue.product_ids.take(pa.array(product, mask=product < 0)),
-            "price": pa.array(catalogue.product_price[product], pa.float64(), mask=kind != SALE),
-        }
-    )
+    return _EventRows(users[session], advertiser[session], kind, product, time)
+
+
+@dataclass(frozen=True)
+class _PingRows:
+    """Pings as arrays, a user's after the previous user's."""
+
+    user: Ints  # index into the population
+    time: Ints  # epoch seconds
+    latitude: Floats
+    longitude: Floats
 
 
 def _pings(
     rng: np.random.Generator, chunk: _Chunk, counts: Ints, people: _Population, period: _Period
 ) -> pa.Table:
+    rows = _ping_rows(rng, chunk, counts, people, period)
+    order = np.argsort(rows.time, kind="stable")
+    return pa.table(
+        {
+            "time": _timestamps(rows.time[order]),
+            "user_id": people.ids.take(pa.array(rows.user[order])),
+            "latitude": pa.array(rows.latitude[order], pa.float64()),
+            "longitude": pa.array(rows.longitude[order], pa.float64()),
+        }
+    )
+
+
+def _ping_rows(
+    rng: np.random.Generator, chunk: _Chunk, counts: Ints, people: _Population, period: _Period
+) -> _PingRows:
     """Positions near home, elsewhere in the home city, or (sometimes) in another city."""
     users = chunk.first_user + np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     n = len(users)
@@ -849,15 +897,7 @@ def _pings(
     centre_lon = np.array([c.longitude for c in CITIES])[city]
     latitude = centre_lat + north / KM_PER_DEGREE
     longitude = centre_lon + east / (KM_PER_DEGREE * np.cos(np.radians(centre_lat)))
-    order = np.argsort(time, kind="stable")
-    return pa.table(
-        {
-            "time": _timestamps(time[order]),
-            "user_id": people.ids.take(pa.array(users[order])),
-            "latitude": pa.array(np.round(latitude[order], 6), pa.float64()),
-            "longitude": pa.array(np.round(longitude[order], 6), pa.float64()),
-        }
-    )
+    return _PingRows(users, time, np.round(latitude, 6), np.round(longitude, 6))
 
 
 def _timestamps(seconds: Ints) -> pa.Array:
