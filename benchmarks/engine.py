@@ -536,7 +536,9 @@ def ingest_phase(
     }
 
 
-BUILT = re.compile(r"(\d+) days built, (\d+) reused, ([\d,]+) events in ([\d.]+) s")
+BUILT = re.compile(
+    r"(\d+) days built, (\d+) reused, \d+ shard\(s\), \d+ reused, ([\d,]+) events in ([\d.]+) s"
+)
 
 
 def index_build(children: Children, label: str, work: Work) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -43,6 +44,16 @@ def ingest_all(store: Store, data: Path) -> None:
     for kind, path in files_by_kind(data):
         report = ingestor.ingest(kind, path)
         assert report.rejected == 0, (path, report.rejects)
+
+
+def resharded(indexed: Indexed, root: Path, span: int) -> Indexed:
+    """The same data set indexed again in shards of ``span`` users."""
+    data_dir = root / "reach"
+    shutil.copytree(indexed.data_dir / "store", data_dir / "store")
+    IndexBuilder(Store(data_dir / "store"), data_dir, shard_span=span).build()
+    build = current_build(data_dir)
+    assert build is not None
+    return replace(indexed, data_dir=data_dir, index=Index(build))
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from pyroaring import AbstractBitMap
 from reach.audience.algebra import And, Node, Not, Or, Segment, evaluate
 from reach.engine.identities import key, keys_array
 from reach.reference.taxonomy import taxonomy
-from tests.engine.conftest import Indexed
+from tests.engine.conftest import Indexed, resharded
 
 ADVERTISERS = (1001, 1002, 1003)
 PROPERTIES = settings(
@@ -61,6 +61,16 @@ def facts(data: str) -> dict[str, list[Any]]:
                 f"GROUP BY place ORDER BY count(*) DESC, place LIMIT 200"
             ),
         }
+
+
+@pytest.fixture(scope="module", params=[None, 256], ids=["one-shard", "shards-of-256-users"])
+def indexed(request: pytest.FixtureRequest, indexed: Indexed, tmp_path_factory: Any) -> Indexed:
+    """Every agreement holds with the whole population in one shard and split in many."""
+    if request.param is None:
+        return indexed
+    found = resharded(indexed, tmp_path_factory.mktemp("sharded"), request.param)
+    assert len(found.index.shards) > 5
+    return found
 
 
 # --- one definition per kind, engine and oracle side by side --------------------------------

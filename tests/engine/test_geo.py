@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from reach.engine.geo import EARTH_RADIUS_KM, haversine_km, unit_vectors
-from reach.engine.query import Index
+from reach.engine.query import ShardIndex
 
 
 def destination(
@@ -46,6 +46,6 @@ def test_within_agrees_with_the_great_circle_formula_next_to_the_edge(
     arrays = {"latitude": lats, "longitude": lons, "x": x, "y": y, "z": z}
     rows = np.arange(len(lats))
     expected = haversine_km(lats, lons, lat, lon) <= radius
-    decided = Index._within(arrays, rows, lat, lon, radius)
+    decided = ShardIndex._within(arrays, rows, lat, lon, radius)
     assert (decided == expected).all()
     assert 0 < expected.sum() < len(expected)

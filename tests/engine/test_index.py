@@ -39,6 +39,15 @@ def build_of(data_dir: Path) -> Path:
     return build
 
 
+def forget_reuse(build: Path) -> None:
+    """Make the next build compute every shard and day afresh, as if all inputs had changed."""
+    meta = build / "index.json"
+    found = json.loads(meta.read_text())
+    for shard in found["shards"]:
+        shard |= {"signature": "", "days": {}}
+    meta.write_text(json.dumps(found))
+
+
 def next_day_events(indexed: Indexed, folder: Path, day: date) -> Path:
     """A small events file for ``day``, for users and products that exist."""
     users = pq.read_table(indexed.data / "users.parquet").column("user_id").to_pylist()[:50]
@@ -81,6 +90,7 @@ def test_a_failed_build_leaves_the_previous_index_in_service(
     copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     previous = build_of(copy)
+    forget_reuse(previous)
     calls = {"n": 0}
     real = bitmaps.write_family
 
@@ -106,9 +116,8 @@ def test_a_killed_build_never_leaves_a_broken_index_in_service(copy: Path) -> No
     interrupted = 0
     for delay in (0.2, 0.4, 0.6, 0.8, 1.0, 1.3):
         before = build_of(copy)
-        # Forget the reusable days, so that every build has real work to be killed in.
-        meta = before / "index.json"
-        meta.write_text(json.dumps(json.loads(meta.read_text()) | {"days": {}}))
+        # Forget what is reusable, so that every build has real work to be killed in.
+        forget_reuse(before)
         process = subprocess.Popen([sys.executable, "-c", script, str(copy)])
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)

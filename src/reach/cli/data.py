@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from reach.cli.context import Context, context, err, out
+from reach.engine.shards import DEFAULT_SHARD_SPAN
 from reach.engine.store import KINDS, Store
 
 if TYPE_CHECKING:
@@ -134,11 +136,53 @@ def explain_rejects(report: IngestReport) -> None:
         err.print(f"  To retry: {correct}")
 
 
-@index.command("build")
-def build() -> None:
-    """Build the index from the store and put it in service (atomically)."""
-    from reach.engine.index import BuildError, IndexBuilder, Windows  # noqa: PLC0415
+class Engine(StrEnum):
+    """The engines of reach.engine.executors.EXECUTORS."""
 
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+@index.command("build")
+def build(
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="What runs the build rules: duckdb (this machine) or spark (needs the spark"
+            " extra and Java 17).",
+        ),
+    ] = Engine.duckdb,
+    master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL (default local[*]): e.g. spark://host:7077, yarn."),
+    ] = None,
+    events: Annotated[
+        str | None,
+        typer.Option(
+            help="Read events from this Parquet path or URL (file://, s3a://, hdfs://) instead"
+            " of the store; every one of its days is built.",
+        ),
+    ] = None,
+    shard_span: Annotated[
+        int,
+        typer.Option(help="Users per shard, a power of two (default 2^24 = 16,777,216)."),
+    ] = DEFAULT_SHARD_SPAN,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(help="DuckDB's memory limit per shard, e.g. 4GB (it spills beyond)."),
+    ] = "4GB",
+) -> None:
+    """Build the index from the store and put it in service (atomically)."""
+    from reach.engine.executors import EXECUTORS  # noqa: PLC0415
+    from reach.engine.index import BuildError, IndexBuilder, Windows  # noqa: PLC0415
+    from reach.engine.shards import check_span  # noqa: PLC0415
+
+    try:
+        check_span(shard_span)
+        executor = EXECUTORS[engine](master, memory_limit if engine is Engine.duckdb else None)
+    except (ValueError, ModuleNotFoundError) as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
     with context(require_schema=False) as ctx:
         windows = Windows(
             in_market_days=ctx.settings.in_market_days,
@@ -154,15 +198,26 @@ def build() -> None:
 
             try:
                 report = IndexBuilder(
-                    store_of(ctx), ctx.settings.data_dir, windows=windows, progress=step
+                    store_of(ctx),
+                    ctx.settings.data_dir,
+                    windows=windows,
+                    progress=step,
+                    executor=executor,
+                    shard_span=shard_span,
+                    events=events,
                 ).build()
             except BuildError as exc:
                 err.print(f"[red]error:[/red] {exc}")
                 raise typer.Exit(1) from None
+            finally:
+                close = getattr(executor, "close", None)
+                if close is not None:
+                    close()
     rate = report.events / report.seconds if report.seconds else 0.0
     out.print(
         f"Index {report.build_id} in service: data up to {report.as_of}, "
         f"{report.days_built} days built, {report.days_reused} reused, "
+        f"{report.shards} shard(s), {report.shards_reused} reused, "
         f"{report.events:,} events in {report.seconds:.1f} s ({rate:,.0f} events/s)"
     )
 
@@ -181,5 +236,6 @@ def status() -> None:
         built = Index(directory)
         out.print(
             f"Index {built.build_id}: data up to {built.as_of}, built {built.built_at}, "
-            f"{len(built.days)} days, {len(built.universe()):,} users"
+            f"{len(built.days)} days, {len(built.universe()):,} users in"
+            f" {len(built.shards)} shard(s) of {built.shard_span:,}"
         )

@@ -69,8 +69,8 @@ class DuckDBQuery:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
     def table(self, sql: str) -> pa.Table:
-        # A cursor per call: the builder prepares the next rule in a thread meanwhile.
-        return self.con.cursor().sql(sql).to_arrow_table()
+        # The connection serialises calls: the builder may ask from a second thread.
+        return self.con.sql(sql).to_arrow_table()
 
 
 class DuckDBExecutor:

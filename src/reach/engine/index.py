@@ -1,12 +1,17 @@
-"""Index build: run the rules over the store and publish the bitmap atoms atomically.
+"""Index build: run the rules over the store, shard by shard, and publish the atoms atomically.
 
-A build is written to ``index/builds/<id>.partial`` and published by renaming it and replacing
-``index/CURRENT``; a crash or kill at any moment leaves the previous index in service. Per-day
-atoms of days whose files did not change since the previous build are reused (hard links).
+Users are partitioned by ordinal into shards (engine/shards.py); each shard's atoms are computed
+by an executor (engine/executors.py: DuckDB here, Spark on a cluster) and written under
+``shards/<number>/``, finished by its ``shard.json``. A build is written to
+``index/builds/<id>.partial`` and published by renaming it and replacing ``index/CURRENT``; a crash
+or kill at any moment leaves the previous index in service. A shard's per-day atoms whose input
+files did not change since the previous build are reused (hard links), and so is a whole shard
+whose inputs and windows did not change.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -19,12 +24,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pyroaring import BitMap
 
 from reach.engine.bitmaps import Key, atoms, bitmap_of, write_family
+from reach.engine.executors import BuildInputs, DuckDBExecutor, Executor, ShardQuery
 from reach.engine.geo import haversine_km, unit_vectors
 from reach.engine.identities import KEY_DTYPE, prefixes
 from reach.engine.rules import (
@@ -35,14 +41,24 @@ from reach.engine.rules import (
     Rule,
     grouped,
 )
-from reach.engine.store import CELL_RESOLUTION, Store, file_lock, private_dir, write_atomically
+from reach.engine.shards import DEFAULT_SHARD_SPAN, Shard, check_span, shards_for
+from reach.engine.store import (
+    CELL_RESOLUTION,
+    KINDS,
+    Store,
+    file_lock,
+    private_dir,
+    write_atomically,
+)
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 # Coarser H3 resolutions whose cells also carry their users' bitmap, so that a circle that
 # holds every stored cell of a coarse cell takes one bitmap instead of up to 49.
 AREA_RESOLUTIONS = (5, 6)
 KEEP_BUILDS = 2
 BATCH_ROWS = 4096
+# The file that finishes a shard: a shard without it is not served.
+SHARD_DONE = "shard.json"
 
 Progress = Callable[[str, int, int], None]
 
@@ -67,6 +83,8 @@ class BuildReport:
     days_reused: int
     events: int
     seconds: float
+    shards: int = 1
+    shards_reused: int = 0
 
 
 def index_root(data_dir: Path) -> Path:
@@ -82,14 +100,33 @@ def current_build(data_dir: Path) -> Path | None:
     return build if build.is_dir() else None
 
 
-def _prefetched(
-    con: duckdb.DuckDBPyConnection, rules: dict[str, Rule]
-) -> Iterator[tuple[str, Rule, pa.Table]]:
-    """Each rule's atoms as an Arrow table, the next one computed by DuckDB (in a worker
+def ordinal_range(path: Path) -> tuple[int, int] | None:
+    """The smallest and largest ``ordinal`` of a stored Parquet file, from its footer's
+    statistics (None when the file has no rows or no statistics)."""
+    metadata = pq.ParquetFile(path).metadata
+    column = metadata.schema.to_arrow_schema().get_field_index("ordinal")
+    if column < 0:
+        return None
+    low: int | None = None
+    high: int | None = None
+    for group in range(metadata.num_row_groups):
+        chunk = metadata.row_group(group).column(column)
+        stats = chunk.statistics
+        if metadata.row_group(group).num_rows == 0:
+            continue
+        if stats is None or not stats.has_min_max:
+            return (0, 2**32 - 1)
+        low = int(stats.min) if low is None else min(low, int(stats.min))
+        high = int(stats.max) if high is None else max(high, int(stats.max))
+    return None if low is None or high is None else (low, high)
+
+
+def _prefetched(q: ShardQuery, rules: dict[str, Rule]) -> Iterator[tuple[str, Rule, pa.Table]]:
+    """Each rule's atoms as an Arrow table, the next one computed by the executor (in a worker
     thread, off the GIL) while the caller turns the current one into bitmaps."""
 
     def fetch(rule: Rule) -> pa.Table:
-        return con.sql(grouped(rule)).to_arrow_table()
+        return q.table(grouped(rule))
 
     items = list(rules.items())
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -155,45 +192,94 @@ class IndexBuilder:
         windows: Windows = Windows(),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         progress: Progress | None = None,
+        executor: Executor | None = None,
+        shard_span: int = DEFAULT_SHARD_SPAN,
+        events: str | None = None,
     ) -> None:
+        """``events``, a path or URL of Parquet files with the stored events' columns (a data
+        lake's, e.g. ``s3a://bucket/events/``), replaces the store's events: every day of it is
+        built (nothing tells which of its files changed)."""
         self.store = store
         self.root = index_root(data_dir)
         self.data_dir = data_dir
         self.windows = windows
         self.clock = clock
         self.progress = progress or (lambda _step, _done, _total: None)
+        self.executor: Executor = executor or DuckDBExecutor()
+        self.shard_span = check_span(shard_span)
+        self.events = events
 
     def build(self) -> BuildReport:
         started = self.clock()
         builds = private_dir(self.root / "builds")
         with self.store.locked(shared=True), file_lock(self.root / ".build.lock"):
             manifest = self.store.manifest()
-            days = sorted(set(manifest.days["events"]) | set(manifest.days["pings"]))
-            if not days:
-                raise BuildError("nothing to index: ingest events or pings first")
-            as_of = date.fromisoformat(days[-1])
+            files = {
+                kind: [str(self.store.root / name) for name in manifest.current[kind]]
+                for kind in KINDS
+            }
+            day_files = {
+                day: sorted(
+                    manifest.days["events"].get(day, []) + manifest.days["pings"].get(day, [])
+                )
+                for day in sorted(set(manifest.days["events"]) | set(manifest.days["pings"]))
+            }
+            if self.events is not None:
+                files["events"] = [self.events]
             build_id = f"{started.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
             partial = builds / f"{build_id}.partial"
             partial.mkdir(mode=0o700)
             try:
-                day_files = {
-                    day: sorted(
-                        manifest.days["events"].get(day, []) + manifest.days["pings"].get(day, [])
+                scratch = private_dir(partial / "scratch")
+                if self.events is not None:
+                    for day in self._lake_days(files, scratch):
+                        day_files.setdefault(day, []).append(f"lake:{self.events}")
+                if not day_files:
+                    raise BuildError("nothing to index: ingest events or pings first")
+                days = sorted(day_files)
+                as_of = date.fromisoformat(days[-1])
+                inputs = BuildInputs(
+                    files=files,
+                    as_of=as_of,
+                    in_market_from=as_of - timedelta(days=self.windows.in_market_days - 1),
+                    location_from=as_of - timedelta(days=self.windows.location_days - 1),
+                    build_days=[],
+                    scratch=scratch,
+                )
+                shards = shards_for(self.executor.max_ordinal(inputs), self.shard_span)
+                ranges = self._ranges(manifest)
+                previous = self._previous()
+                built = reused_days = events = reused_shards = 0
+                countries: dict[str, set[str]] = {}
+                records = []
+                for shard in shards:
+                    record, counts = self._shard(
+                        partial, inputs, shard, manifest, day_files, ranges, previous, len(shards)
                     )
-                    for day in days
-                }
-                reused = self._reuse_days(partial, day_files)
-                todo = [day for day in days if day not in reused]
-                events = self._compute(partial, manifest, as_of, todo)
+                    records.append(record)
+                    built += counts[0]
+                    reused_days += counts[1]
+                    events += counts[2]
+                    reused_shards += counts[3]
+                    for advertiser, found in record.pop("countries").items():
+                        countries.setdefault(advertiser, set()).update(found)
+                shutil.rmtree(scratch, ignore_errors=True)
+                write_atomically(
+                    partial / "advertiser_countries.json",
+                    json.dumps({a: sorted(c) for a, c in sorted(countries.items())}),
+                )
                 meta = {
                     "format": FORMAT_VERSION,
                     "build_id": build_id,
                     "as_of": as_of.isoformat(),
                     "built_at": self.clock().isoformat(),
+                    "engine": self.executor.name,
                     "windows": {
                         "in_market_days": self.windows.in_market_days,
                         "location_days": self.windows.location_days,
                     },
+                    "shard_span": self.shard_span,
+                    "shards": records,
                     "days": day_files,
                     "events": events,
                 }
@@ -206,77 +292,159 @@ class IndexBuilder:
                 raise
             self._collect_garbage(build_id)
         seconds = (self.clock() - started).total_seconds()
-        return BuildReport(build_id, as_of, len(todo), len(reused), events, seconds)
+        return BuildReport(
+            build_id,
+            as_of,
+            built,
+            reused_days,
+            events,
+            seconds,
+            shards=len(shards),
+            shards_reused=reused_shards,
+        )
 
     # --- steps -------------------------------------------------------------------------------
 
-    def _reuse_days(self, partial: Path, day_files: dict[str, list[str]]) -> set[str]:
+    def _lake_days(self, files: dict[str, list[str]], scratch: Path) -> list[str]:
+        """The days of the events of a data lake path."""
+        inputs = BuildInputs(files, date.today(), date.today(), date.today(), [], scratch)
+        with self.executor.shard(inputs, Shard(0, 0, 2**32)) as q:
+            table = q.table("SELECT DISTINCT day FROM events ORDER BY day")
+        return [day.isoformat() for day in table.column("day").to_pylist()]
+
+    def _ranges(self, manifest: Any) -> dict[str, tuple[int, int] | None]:
+        """The ordinal range of each stored file of a per-user kind (None: no rows)."""
+        found: dict[str, tuple[int, int] | None] = {}
+        for kind in ("users", "identities", "behavioral", "events", "pings"):
+            for name in manifest.current[kind]:
+                found[name] = ordinal_range(self.store.root / name)
+        return found
+
+    def _previous(self) -> tuple[Path, dict[str, dict[str, Any]]] | None:
+        """The build in service and its shards by name, when its layout is this build's."""
         previous = current_build(self.data_dir)
         if previous is None:
-            return set()
-        meta = json.loads((previous / "index.json").read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT_VERSION:
-            return set()
-        reused = set()
-        for day, files in day_files.items():
-            source = previous / "days" / day
-            if meta["days"].get(day) == files and source.is_dir():
-                target = private_dir(partial / "days" / day)
-                for item in source.iterdir():
-                    os.link(item, target / item.name)
-                reused.add(day)
-        return reused
-
-    def _compute(self, partial: Path, manifest: Any, as_of: date, todo: list[str]) -> int:
-        scratch = partial / "scratch.duckdb"
+            return None
         try:
-            with duckdb.connect(str(scratch)) as con:
-                con.execute("SET TimeZone = 'UTC'")
-                self.store.create_views(con, manifest)
-                con.execute(
-                    "CREATE TABLE params AS SELECT CAST(? AS DATE) AS as_of, "
-                    "CAST(? AS DATE) AS in_market_from, CAST(? AS DATE) AS location_from",
-                    [
-                        as_of,
-                        as_of - timedelta(days=self.windows.in_market_days - 1),
-                        as_of - timedelta(days=self.windows.location_days - 1),
-                    ],
-                )
-                con.execute("CREATE TABLE build_days (day DATE)")
-                if todo:
-                    con.executemany("INSERT INTO build_days VALUES (?)", [(d,) for d in todo])
-                total = len(RULES) + 2
-                for name, sql in RELATIONS.items():
-                    self.progress(f"relation: {name}", 0, total)
-                    con.execute(f"CREATE TEMP TABLE {name} AS {sql}")
-                for step, (name, rule, table) in enumerate(_prefetched(con, RULES)):
-                    self.progress(f"atoms: {name}", step, total)
-                    found = atoms(table.to_reader(BATCH_ROWS), rule.keys)
-                    if rule.daily:
-                        self._daily_family(partial, name, found, todo)
-                    else:
-                        write_family(partial / "families" / name, found)
-                self.progress("advertiser countries", total - 2, total)
-                countries: dict[str, list[str]] = {}
-                for advertiser_id, country in con.execute(ADVERTISER_COUNTRIES).fetchall():
-                    countries.setdefault(str(advertiser_id), []).append(country)
-                write_atomically(partial / "advertiser_countries.json", json.dumps(countries))
-                self.progress("location pings", total - 1, total)
-                self._location(con, partial)
-                self.progress("identity graph", total - 1, total)
-                self._identities(con, partial)
-                row = con.execute(
-                    "SELECT count(*) FROM events WHERE day IN (SELECT day FROM build_days)"
-                ).fetchone()
-                self.progress("done", total, total)
-                return int(row[0]) if row else 0
-        finally:
-            # The scratch database, its write-ahead log and DuckDB's spill folder.
-            for leftover in partial.glob("scratch.duckdb*"):
-                if leftover.is_dir():
-                    shutil.rmtree(leftover, ignore_errors=True)
-                else:
-                    leftover.unlink(missing_ok=True)
+            meta = json.loads((previous / "index.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if meta.get("format") != FORMAT_VERSION or meta.get("shard_span") != self.shard_span:
+            return None
+        return previous, {str(r["name"]): r for r in meta.get("shards", [])}
+
+    @staticmethod
+    def _touches(
+        shard: Shard, names: list[str], ranges: dict[str, tuple[int, int] | None]
+    ) -> list[str]:
+        """Which of the stored files ``names`` hold rows of the shard's users (files of other
+        kinds, and files of unknown range, hold rows of every shard)."""
+        kept = []
+        for name in names:
+            span = ranges.get(name, (0, 2**32 - 1))
+            if span is not None and span[0] < shard.stop and span[1] >= shard.first:
+                kept.append(name)
+        return kept
+
+    def _shard(
+        self,
+        partial: Path,
+        inputs: BuildInputs,
+        shard: Shard,
+        manifest: Any,
+        day_files: dict[str, list[str]],
+        ranges: dict[str, tuple[int, int] | None],
+        previous: tuple[Path, dict[str, dict[str, Any]]] | None,
+        count: int,
+    ) -> tuple[dict[str, Any], tuple[int, int, int, int]]:
+        """Build (or reuse) one shard; its record for index.json and (days built, days reused,
+        events computed, 1 if the whole shard was reused)."""
+        folder = partial / "shards" / shard.name
+        own_days = {day: self._touches(shard, names, ranges) for day, names in day_files.items()}
+        everything = sorted(
+            name for kind in KINDS for name in self._touches(shard, manifest.current[kind], ranges)
+        )
+        signature = hashlib.sha256(
+            json.dumps(
+                [inputs.as_of.isoformat(), self.windows.__dict__, everything, self.events]
+            ).encode()
+        ).hexdigest()
+        old = previous[1].get(shard.name) if previous is not None else None
+        source = previous[0] / "shards" / shard.name if previous is not None else None
+        if (
+            old is not None
+            and source is not None
+            and old.get("signature") == signature
+            and (source / SHARD_DONE).exists()
+            and self.events is None
+        ):
+            _link_tree(source, folder)
+            kept: dict[str, Any] = json.loads((source / SHARD_DONE).read_text(encoding="utf-8"))
+            return kept, (0, 0, 0, 1)
+        private_dir(folder)
+        reused: set[str] = set()
+        if old is not None and source is not None and self.events is None:
+            for day, names in own_days.items():
+                origin = source / "days" / day
+                if old.get("days", {}).get(day) == names and origin.is_dir():
+                    _link_tree(origin, folder / "days" / day)
+                    reused.add(day)
+        todo = [day for day in sorted(own_days) if day not in reused]
+        step = f"shard {shard.number + 1}/{count}"
+        sharded = BuildInputs(
+            files=inputs.files,
+            as_of=inputs.as_of,
+            in_market_from=inputs.in_market_from,
+            location_from=inputs.location_from,
+            build_days=[date.fromisoformat(d) for d in todo],
+            scratch=inputs.scratch,
+        )
+        with self.executor.shard(sharded, shard) as q:
+            events, countries = self._compute(q, folder, todo, step)
+        record: dict[str, Any] = {
+            "name": shard.name,
+            "number": shard.number,
+            "first": shard.first,
+            "stop": shard.stop,
+            "signature": signature,
+            "days": own_days,
+            "events": events,
+            "countries": countries,
+        }
+        write_atomically(folder / SHARD_DONE, json.dumps(record, indent=1))
+        return record, (len(todo), len(reused), events, 0)
+
+    def _compute(
+        self, q: ShardQuery, folder: Path, todo: list[str], step: str
+    ) -> tuple[int, dict[str, list[str]]]:
+        total = len(RULES) + 3
+        for name, sql in RELATIONS.items():
+            self.progress(f"{step}: relation {name}", 0, total)
+            q.materialise(name, sql)
+        for number, (name, rule, table) in enumerate(_prefetched(q, RULES)):
+            self.progress(f"{step}: atoms {name}", number, total)
+            found = atoms(table.to_reader(BATCH_ROWS), rule.keys)
+            if rule.daily:
+                self._daily_family(folder, name, found, todo)
+            else:
+                write_family(folder / "families" / name, found)
+            del table
+        self.progress(f"{step}: advertiser countries", total - 3, total)
+        countries: dict[str, list[str]] = {}
+        table = q.table(ADVERTISER_COUNTRIES)
+        for advertiser_id, country in zip(
+            table.column("advertiser_id").to_pylist(),
+            table.column("country").to_pylist(),
+            strict=True,
+        ):
+            countries.setdefault(str(advertiser_id), []).append(str(country))
+        self.progress(f"{step}: location pings", total - 2, total)
+        self._location(q, folder)
+        self.progress(f"{step}: identity graph", total - 1, total)
+        self._identities(q, folder)
+        row = q.table("SELECT count(*) AS n FROM events WHERE day IN (SELECT day FROM build_days)")
+        self.progress(f"{step}: done", total, total)
+        return int(row.column(0)[0].as_py() or 0), countries
 
     @staticmethod
     def _daily_family(
@@ -292,11 +460,11 @@ class IndexBuilder:
         for day in set(days) - written:
             write_family(partial / "days" / day / name, ())
 
-    def _location(self, con: duckdb.DuckDBPyConnection, partial: Path) -> None:
+    def _location(self, q: ShardQuery, partial: Path) -> None:
         """The window's pings sorted by H3 cell, and each cell's centre and reach (the farthest
         of its pings from the centre), so a query measures exact distances only where a cell
         straddles a circle."""
-        table = con.sql(LOCATION_PINGS).to_arrow_table()
+        table = q.table(LOCATION_PINGS)
         ordinals = table["ordinal"].to_numpy().astype(np.uint32)
         lat = table["latitude"].to_numpy()
         lon = table["longitude"].to_numpy()
@@ -356,11 +524,11 @@ class IndexBuilder:
                 os.fsync(handle.fileno())
 
     @staticmethod
-    def _identities(con: duckdb.DuckDBPyConnection, partial: Path) -> None:
+    def _identities(q: ShardQuery, partial: Path) -> None:
         """Every identity's key with its user, sorted: contact lists are matched against it.
         Sorting goes by the keys' first 8 bytes (a fast integer sort); equal prefixes are then
         put in full-key order, so the array is sorted byte-wise as binary search needs."""
-        table = con.sql("SELECT key, ordinal FROM identities").to_arrow_table()
+        table = q.table("SELECT key, ordinal FROM identities")
         count = table.num_rows
         raw = table["key"].combine_chunks().cast(pa.binary(KEY_DTYPE.itemsize))
         keys = np.frombuffer(raw.buffers()[1], dtype=KEY_DTYPE, count=count)
@@ -393,3 +561,12 @@ class IndexBuilder:
         for stale in [p for p in builds if p.name.endswith(".partial")] + finished[:-KEEP_BUILDS]:
             if stale.name != keep:
                 shutil.rmtree(stale, ignore_errors=True)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """``target`` as a copy of the folder ``source`` whose files are hard links."""
+    for folder, _, names in os.walk(source):
+        relative = Path(folder).relative_to(source)
+        private_dir(target / relative)
+        for name in names:
+            os.link(Path(folder) / name, target / relative / name)

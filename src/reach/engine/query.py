@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from threading import Lock
@@ -17,12 +17,12 @@ from typing import Any
 
 import h3.api.basic_int as h3
 import numpy as np
-from pyroaring import BitMap, FrozenBitMap
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 
-from reach.engine.bitmaps import Family, bitmap_of
+from reach.engine.bitmaps import Family, Key, bitmap_of
 from reach.engine.geo import EARTH_RADIUS_KM, haversine_km, unit_vector
 from reach.engine.identities import prefixes
-from reach.engine.index import AREA_RESOLUTIONS, FORMAT_VERSION
+from reach.engine.index import AREA_RESOLUTIONS, FORMAT_VERSION, SHARD_DONE
 from reach.engine.store import CELL_RESOLUTION
 
 log = logging.getLogger("reach.engine")
@@ -46,26 +46,26 @@ class IndexFormatError(Exception):
     """A published index was written by another version of Reach: it must be rebuilt."""
 
 
-class Index:
-    """A published index build, opened read-only; families load on first use."""
+class IncompleteIndexError(IndexFormatError):
+    """A published index lacks a finished shard: it is never served."""
 
-    def __init__(self, directory: Path) -> None:
+
+class ShardIndex:
+    """One shard of a published index build: the users of one ordinal range (their global
+    ordinals), read-only; families load on first use."""
+
+    def __init__(
+        self,
+        directory: Path,
+        as_of: date,
+        days: list[str],
+        advertiser_countries: dict[str, list[str]],
+    ) -> None:
         self.directory = directory
-        meta = json.loads((directory / "index.json").read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT_VERSION:
-            raise IndexFormatError(
-                f"index build {meta.get('build_id')} has format {meta.get('format')}, this Reach"
-                f" reads format {FORMAT_VERSION}: run `reach index build`"
-            )
-        self.build_id: str = meta["build_id"]
-        self.as_of = date.fromisoformat(meta["as_of"])
-        self.built_at = datetime.fromisoformat(meta["built_at"])
-        self.days = sorted(meta["days"])
-        self.windows: dict[str, int] = meta["windows"]
+        self.as_of = as_of
+        self.days = days
         self._families: dict[str, Family] = {}
-        self._advertiser_countries: dict[str, list[str]] = json.loads(
-            (directory / "advertiser_countries.json").read_text(encoding="utf-8")
-        )
+        self._advertiser_countries = advertiser_countries
         self._location: dict[str, np.ndarray[Any, Any]] | None = None
         self._identities: dict[str, np.ndarray[Any, Any]] | None = None
 
@@ -381,6 +381,156 @@ def _slices(starts: np.ndarray[Any, Any], cells: np.ndarray[Any, Any]) -> np.nda
     return _ranges(starts[cells], starts[cells + 1])
 
 
+class ShardedFamily:
+    """One family across every shard: a key's bitmap is the union of its shards' bitmaps."""
+
+    def __init__(self, parts: list[Family]) -> None:
+        self.parts = parts
+
+    def entries(self) -> list[Key]:
+        return list(dict.fromkeys(key for part in self.parts for key in part.entries()))
+
+    def size(self, key: Key) -> int:
+        return sum(part.size(key) for part in self.parts)
+
+    def get(self, key: Key) -> FrozenBitMap:
+        return _union(part.get(key) for part in self.parts)
+
+
+class Index:
+    """A published index build, opened read-only: its shards, each answering for its users.
+
+    Every question is asked of each shard and the answers are united: shards hold disjoint
+    users, so a size is the sum of the shards' sizes."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        meta = json.loads((directory / "index.json").read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT_VERSION:
+            raise IndexFormatError(
+                f"index build {meta.get('build_id')} has format {meta.get('format')}, this Reach"
+                f" reads format {FORMAT_VERSION}: run `reach index build`"
+            )
+        self.build_id: str = meta["build_id"]
+        self.as_of = date.fromisoformat(meta["as_of"])
+        self.built_at = datetime.fromisoformat(meta["built_at"])
+        self.days = sorted(meta["days"])
+        self.windows: dict[str, int] = meta["windows"]
+        self.shard_span: int = meta["shard_span"]
+        countries: dict[str, list[str]] = json.loads(
+            (directory / "advertiser_countries.json").read_text(encoding="utf-8")
+        )
+        self.shards: list[ShardIndex] = []
+        for number, record in enumerate(meta["shards"]):
+            folder = directory / "shards" / str(record["name"])
+            if record.get("number") != number or not (folder / SHARD_DONE).is_file():
+                raise IncompleteIndexError(
+                    f"index build {self.build_id} lacks its finished shard {record['name']}:"
+                    " it is not served; run `reach index build`"
+                )
+            self.shards.append(ShardIndex(folder, self.as_of, self.days, countries))
+        if not self.shards:
+            raise IncompleteIndexError(f"index build {self.build_id} has no shard")
+        self._advertiser_countries = countries
+
+    def _union(self, ask: Callable[[ShardIndex], AbstractBitMap]) -> FrozenBitMap:
+        if len(self.shards) == 1:
+            found = ask(self.shards[0])
+            return found if isinstance(found, FrozenBitMap) else FrozenBitMap(found)
+        return _union(
+            FrozenBitMap(found) if not isinstance(found, FrozenBitMap) else found
+            for found in map(ask, self.shards)
+        )
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def family(self, name: str) -> ShardedFamily:
+        return ShardedFamily([shard.family(name) for shard in self.shards])
+
+    def daily_families(self, name: str, low: int, high: int) -> list[tuple[int, ShardedFamily]]:
+        """The per-day families of ``name`` between ``low`` and ``high`` days ago, with how many
+        days ago each is."""
+        by_day: dict[int, list[Family]] = {}
+        for shard in self.shards:
+            for days_ago, family in shard.daily_families(name, low, high):
+                by_day.setdefault(days_ago, []).append(family)
+        return [(days_ago, ShardedFamily(parts)) for days_ago, parts in by_day.items()]
+
+    # --- building blocks ---------------------------------------------------------------------
+
+    def universe(self) -> FrozenBitMap:
+        return self._union(lambda s: s.universe())
+
+    def visitors(self, advertiser_id: int, low: int, high: int) -> FrozenBitMap:
+        """Users who visited the advertiser on a day between ``low`` and ``high`` days ago."""
+        return self._union(lambda s: s.visitors(advertiser_id, low, high))
+
+    def buyers(self, advertiser_id: int, low: int, high: int) -> FrozenBitMap:
+        return self._union(lambda s: s.buyers(advertiser_id, low, high))
+
+    def active(self, low: int, high: int) -> FrozenBitMap:
+        return self._union(lambda s: s.active(low, high))
+
+    def country(self, code: str) -> FrozenBitMap:
+        return self._union(lambda s: s.country(code))
+
+    def countries(self) -> dict[str, FrozenBitMap]:
+        """The users of each country."""
+        family = self.family("country")
+        return {str(key[0]): family.get(key) for key in family.entries()}
+
+    def advertiser_countries(self, advertiser_id: int) -> list[str]:
+        return self._advertiser_countries.get(str(advertiser_id), [])
+
+    # --- segment types -----------------------------------------------------------------------
+
+    def retargeting(
+        self, advertiser_id: int, visitors_type: str, days_min: int, days_max: int
+    ) -> FrozenBitMap:
+        return self._union(
+            lambda s: s.retargeting(advertiser_id, visitors_type, days_min, days_max)
+        )
+
+    def prospecting(
+        self, advertiser_id: int, users_type: str, days_min: int, days_max: int
+    ) -> FrozenBitMap:
+        return self._union(lambda s: s.prospecting(advertiser_id, users_type, days_min, days_max))
+
+    def in_market(
+        self,
+        country: str,
+        brand_ids: Sequence[int] = (),
+        interest_ids: Sequence[str] = (),
+        price_ranges: Sequence[str] = (),
+        buying_powers: Sequence[str] = (),
+        gender: str | None = None,
+    ) -> FrozenBitMap:
+        """``interest_ids`` must already include the descendants of the interests asked for."""
+        return self._union(
+            lambda s: s.in_market(
+                country, brand_ids, interest_ids, price_ranges, buying_powers, gender
+            )
+        )
+
+    def behavioral(self, category: str, country: str | None) -> FrozenBitMap:
+        return self._union(lambda s: s.behavioral(category, country))
+
+    def location(self, points: Sequence[tuple[float, float]], radius_km: float) -> FrozenBitMap:
+        """Users with a ping in the window within ``radius_km`` (great circle) of a point."""
+        return self._union(lambda s: s.location(points, radius_km))
+
+    def match(self, keys: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], BitMap]:
+        """Which of ``keys`` (identity keys) the identity graph knows, as a mask, and the users
+        they belong to, over every shard."""
+        matched = np.zeros(len(keys), dtype=bool)
+        users = BitMap()
+        for shard in self.shards:
+            found, members = shard.match(keys)
+            matched |= found
+            users |= members
+        return matched, users
+
+
 class IndexProvider:
     """The index in service for a data directory, swapped in as soon as a build is published.
 
@@ -409,6 +559,11 @@ class IndexProvider:
                     return self._current
                 try:
                     self._current = Index(directory)
+                except IncompleteIndexError as error:
+                    if self._refused != build_id:
+                        log.warning("%s", error)
+                        self._refused = build_id
+                    return self._current
                 except IndexFormatError as error:
                     if self._refused != build_id:
                         log.warning("%s", error)

@@ -1,0 +1,189 @@
+"""Shards: the index split by user ordinal, built, reused and published shard by shard."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from reach.cli.main import app
+from reach.engine.index import SHARD_DONE, IndexBuilder, current_build, ordinal_range
+from reach.engine.query import IncompleteIndexError, Index, IndexProvider
+from reach.engine.shards import Shard, check_span, shards_for
+from reach.engine.store import Store
+from tests.engine.conftest import Indexed, ingest_all, resharded
+
+SPAN = 512
+
+
+@pytest.fixture(scope="module")
+def sharded(indexed: Indexed, tmp_path_factory: pytest.TempPathFactory) -> Indexed:
+    return resharded(indexed, tmp_path_factory.mktemp("shards"), SPAN)
+
+
+@pytest.fixture
+def copy(sharded: Indexed, tmp_path: Path) -> Path:
+    target = tmp_path / "reach"
+    shutil.copytree(sharded.data_dir, target)
+    return target
+
+
+def test_shards_cover_every_ordinal_once() -> None:
+    found = shards_for(1000, 256)
+    assert found == [Shard(n, n * 256, (n + 1) * 256) for n in range(4)]
+    assert shards_for(None, 256) == [Shard(0, 0, 256)]
+    assert shards_for(255, 256) == [Shard(0, 0, 256)]
+    assert shards_for(256, 256)[-1] == Shard(1, 256, 512)
+
+
+@pytest.mark.parametrize("span", [0, 3, 8, 100, 2**33])
+def test_a_span_that_is_not_a_power_of_two_in_range_is_refused(span: int) -> None:
+    with pytest.raises(ValueError, match="power of two"):
+        check_span(span)
+
+
+def test_each_shard_holds_only_its_users_and_together_all_of_them(
+    indexed: Indexed, sharded: Indexed
+) -> None:
+    shards = sharded.index.shards
+    assert len(shards) == len(indexed.user_ids) // SPAN + 1
+    seen = 0
+    for number, shard in enumerate(shards):
+        users = shard.universe()
+        assert all(number * SPAN <= ordinal < (number + 1) * SPAN for ordinal in users)
+        seen += len(users)
+    assert seen == len(indexed.index.universe())
+    assert sharded.index.universe() == indexed.index.universe()
+
+
+def test_sizes_are_the_sums_of_the_shards_sizes(indexed: Indexed, sharded: Indexed) -> None:
+    whole, split = indexed.index, sharded.index
+    for advertiser in (1001, 1002, 1003):
+        for kind in ("All", "Buyers", "NonBuyers"):
+            members = split.retargeting(advertiser, kind, 0, 30)
+            assert members == whole.retargeting(advertiser, kind, 0, 30)
+            assert len(members) == sum(
+                len(s.retargeting(advertiser, kind, 0, 30)) for s in split.shards
+            )
+    assert split.countries() == whole.countries()
+    assert split.family("in_market_any").size(("Low",)) == len(
+        whole.family("in_market_any").get(("Low",))
+    )
+
+
+def test_a_half_published_shard_set_is_never_served(copy: Path) -> None:
+    provider = IndexProvider(copy)
+    served = provider.current()
+    assert served is not None
+    IndexBuilder(Store(copy / "store"), copy, shard_span=SPAN).build()
+    build = current_build(copy)
+    assert build is not None
+    (build / "shards" / "00002" / SHARD_DONE).unlink()
+    with pytest.raises(IncompleteIndexError, match="lacks its finished shard 00002"):
+        Index(build)
+    # The server keeps the index it had; a fresh server has none to offer.
+    assert provider.current() is served
+    assert IndexProvider(copy).current() is None
+
+
+def test_a_shard_missing_from_the_list_is_never_served(copy: Path) -> None:
+    build = current_build(copy)
+    assert build is not None
+    meta = json.loads((build / "index.json").read_text())
+    meta["shards"].pop(1)
+    (build / "index.json").write_text(json.dumps(meta))
+    with pytest.raises(IncompleteIndexError):
+        Index(build)
+
+
+def late_events(sharded: Indexed, folder: Path, ordinals: range) -> Path:
+    """Events of the last stored day for the users of ``ordinals`` (a backfill)."""
+    users = [sharded.user_ids[o] for o in ordinals]
+    product = pq.read_table(sharded.data / "products.parquet").slice(0, 1).to_pylist()[0]
+    day = sharded.index.as_of
+    moment = datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+    count = len(users)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "events-late.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "time": pa.array([moment] * count, type=pa.timestamp("us", tz="UTC")),
+                "user_id": users,
+                "advertiser_id": pa.array([product["advertiser_id"]] * count, type=pa.int64()),
+                "kind": ["view"] * count,
+                "product_id": [product["product_id"]] * count,
+                "price": pa.array([None] * count, type=pa.float64()),
+            }
+        ),
+        path,
+    )
+    return path
+
+
+def test_a_build_rebuilds_only_the_shards_new_data_touches(
+    sharded: Indexed, copy: Path, tmp_path: Path
+) -> None:
+    store = Store(copy / "store")
+    before = Index(current_build(copy) or copy)
+    # Late events of the last day, for users of the second shard only.
+    ingest_all(store, late_events(sharded, tmp_path / "late", range(SPAN, SPAN + 40)).parent)
+    report = IndexBuilder(store, copy, shard_span=SPAN).build()
+    assert report.shards == len(before.shards)
+    assert report.shards_reused == len(before.shards) - 1
+    assert report.days_built == 1  # that day, in that shard
+    after = Index(current_build(copy) or copy)
+    advertiser = int(pq.read_table(sharded.data / "products.parquet")["advertiser_id"][0].as_py())
+    visited = after.visitors(advertiser, 0, 0) - before.visitors(advertiser, 0, 0)
+    assert set(visited) <= set(range(SPAN, SPAN + 40)) and visited
+    for number, shard in enumerate(after.shards):
+        if number != 1:
+            assert shard.visitors(advertiser, 0, 0) == before.shards[number].visitors(
+                advertiser, 0, 0
+            )
+
+
+def test_a_new_day_is_built_in_every_shard_and_old_days_are_reused(
+    sharded: Indexed, copy: Path, tmp_path: Path
+) -> None:
+    store = Store(copy / "store")
+    before = Index(current_build(copy) or copy)
+    late = late_events(sharded, tmp_path / "next", range(40))
+    table = pq.read_table(late)
+    moved = table.set_column(
+        0, "time", pa.array([t + timedelta(days=1) for t in table["time"].to_pylist()])
+    )
+    pq.write_table(moved, late)
+    ingest_all(store, late.parent)
+    report = IndexBuilder(store, copy, shard_span=SPAN).build()
+    shards = len(before.shards)
+    assert report.shards_reused == 0  # the as-of day moved: every window moved
+    assert report.days_reused == len(before.days) * shards
+    assert report.days_built == shards
+
+
+def test_ordinal_range_reads_the_footer(tmp_path: Path) -> None:
+    path = tmp_path / "f.parquet"
+    pq.write_table(pa.table({"ordinal": pa.array([7, 3, 900], type=pa.uint32())}), path)
+    assert ordinal_range(path) == (3, 900)
+    pq.write_table(pa.table({"ordinal": pa.array([], type=pa.uint32())}), path)
+    assert ordinal_range(path) is None
+
+
+def test_reach_index_build_takes_a_shard_span(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REACH_DATA_DIR", str(copy))
+    result = CliRunner().invoke(app, ["index", "build", "--shard-span", "1024"])
+    assert result.exit_code == 0, result.output
+    assert "shard(s)" in result.output
+    built = Index(current_build(copy) or copy)
+    assert built.shard_span == 1024 and len(built.shards) == 3
+    refused = CliRunner().invoke(app, ["index", "build", "--shard-span", "1000"])
+    assert refused.exit_code == 2
+    assert "power of two" in refused.output
+    assert current_build(copy) == built.directory  # nothing changed
