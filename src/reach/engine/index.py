@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyroaring import BitMap
 
-from reach.engine.bitmaps import Key, atoms, bitmap_of, write_family
+from reach.engine.bitmaps import Family, Key, atoms, bitmap_of, write_family
 from reach.engine.executors import BuildInputs, DuckDBExecutor, Executor, ShardQuery
 from reach.engine.geo import haversine_km, unit_vectors
 from reach.engine.identities import KEY_DTYPE, prefixes
@@ -57,6 +57,10 @@ FORMAT_VERSION = 5
 AREA_RESOLUTIONS = (5, 6)
 KEEP_BUILDS = 2
 BATCH_ROWS = 4096
+# Day-range blocks span up to 2^7 = 128 days (engine/query.py puts windows together from them).
+MAX_BLOCK_LEVEL = 7
+EPOCH = date(1970, 1, 1)
+DAILY_RULES = tuple(name for name, rule in RULES.items() if rule.daily)
 # The file that finishes a shard: a shard without it is not served.
 SHARD_DONE = "shard.json"
 
@@ -401,6 +405,15 @@ class IndexBuilder:
         )
         with self.executor.shard(sharded, shard) as q:
             events, countries = self._compute(q, folder, todo, step)
+        self.progress(f"{step}: day ranges", 0, 1)
+        blocks = write_blocks(
+            folder,
+            source if old is not None and self.events is None else None,
+            changed={d for d in own_days if d not in reused}
+            | (set(old.get("days", {})) ^ set(own_days) if old is not None else set()),
+            first=date.fromisoformat(min(own_days)),
+            last=inputs.as_of,
+        )
         record: dict[str, Any] = {
             "name": shard.name,
             "number": shard.number,
@@ -408,6 +421,7 @@ class IndexBuilder:
             "stop": shard.stop,
             "signature": signature,
             "days": own_days,
+            "blocks": blocks,
             "events": events,
             "countries": countries,
         }
@@ -561,6 +575,63 @@ class IndexBuilder:
         for stale in [p for p in builds if p.name.endswith(".partial")] + finished[:-KEEP_BUILDS]:
             if stale.name != keep:
                 shutil.rmtree(stale, ignore_errors=True)
+
+
+def epoch_day(day: date) -> int:
+    return (day - EPOCH).days
+
+
+def block_name(level: int, start: int) -> str:
+    """The folder of the day-range block of ``2**level`` days from epoch day ``start``."""
+    return f"{level}/{(EPOCH + timedelta(days=start)).isoformat()}"
+
+
+def write_blocks(
+    folder: Path, previous: Path | None, changed: set[str], first: date, last: date
+) -> list[str]:
+    """Write the day-range blocks of a shard's daily families, ``blocks/<level>/<first day>``:
+    the union of the 2^level days from an epoch day that is a multiple of 2^level, for every
+    such range wholly between ``first`` and ``last``. Any window of N days is then the union
+    of at most 2 log2(N) blocks and days (engine/query.py), instead of N days. A block none of
+    whose days ``changed`` is linked from the ``previous`` shard. Returns the blocks' names."""
+    low, high = epoch_day(first), epoch_day(last)
+    written: list[str] = []
+    changed_days = {epoch_day(date.fromisoformat(d)) for d in changed}
+    for level in range(1, MAX_BLOCK_LEVEL + 1):
+        width = 1 << level
+        for start in range(-(-low // width) * width, high - width + 2, width):
+            name = block_name(level, start)
+            target = folder / "blocks" / name
+            origin = previous / "blocks" / name if previous is not None else None
+            untouched = not any(start <= d < start + width for d in changed_days)
+            if untouched and origin is not None and origin.is_dir():
+                _link_tree(origin, target)
+            else:
+                half = width // 2
+                children = [_block_folder(folder, level - 1, start + i * half) for i in (0, 1)]
+                for rule in DAILY_RULES:
+                    parts = [
+                        Family(c / rule) for c in children if Path(f"{c / rule}.json").exists()
+                    ]
+                    write_family(target / rule, _merged(parts))
+            written.append(name)
+    return written
+
+
+def _block_folder(folder: Path, level: int, start: int) -> Path:
+    if level == 0:
+        return folder / "days" / (EPOCH + timedelta(days=start)).isoformat()
+    return folder / "blocks" / block_name(level, start)
+
+
+def _merged(parts: list[Family]) -> Iterator[tuple[Key, BitMap]]:
+    """Key by key, the union of the families' bitmaps."""
+    keys = sorted({key for part in parts for key in part.entries()}, key=repr)
+    for key in keys:
+        merged = BitMap()
+        for part in parts:
+            merged |= part.get(key)
+        yield key, merged
 
 
 def _link_tree(source: Path, target: Path) -> None:

@@ -22,7 +22,15 @@ from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
 from reach.engine.bitmaps import Family, Key, bitmap_of
 from reach.engine.geo import EARTH_RADIUS_KM, haversine_km, unit_vector
 from reach.engine.identities import prefixes
-from reach.engine.index import AREA_RESOLUTIONS, FORMAT_VERSION, SHARD_DONE
+from reach.engine.index import (
+    AREA_RESOLUTIONS,
+    EPOCH,
+    FORMAT_VERSION,
+    MAX_BLOCK_LEVEL,
+    SHARD_DONE,
+    block_name,
+    epoch_day,
+)
 from reach.engine.store import CELL_RESOLUTION
 
 log = logging.getLogger("reach.engine")
@@ -60,10 +68,12 @@ class ShardIndex:
         as_of: date,
         days: list[str],
         advertiser_countries: dict[str, list[str]],
+        blocks: Iterable[str] = (),
     ) -> None:
         self.directory = directory
         self.as_of = as_of
         self.days = days
+        self.blocks = set(blocks)
         self._families: dict[str, Family] = {}
         self._advertiser_countries = advertiser_countries
         self._location: dict[str, np.ndarray[Any, Any]] | None = None
@@ -106,12 +116,43 @@ class ShardIndex:
         return found
 
     def _daily(self, name: str, key: tuple[Any, ...], low: int, high: int) -> FrozenBitMap:
+        """The union of a daily atom between ``low`` and ``high`` days ago, put together from
+        the largest day-range blocks that fit (engine/index.py ``write_blocks``) and single
+        days: at most 2 log2(N) bitmaps for N days."""
+        days = self._days_ago(low, high)
+        if not days:
+            return FrozenBitMap()
         found = []
-        for day in self._days_ago(low, high):
-            family = self._day_family(day, name)
+        position, last = (
+            epoch_day(date.fromisoformat(days[0])),
+            epoch_day(date.fromisoformat(days[-1])),
+        )
+        while position <= last:
+            level = MAX_BLOCK_LEVEL
+            while level > 0 and (
+                position % (1 << level)
+                or position + (1 << level) - 1 > last
+                or block_name(level, position) not in self.blocks
+            ):
+                level -= 1
+            if level:
+                family = self._block_family(block_name(level, position), name)
+            else:
+                family = self._day_family((EPOCH + timedelta(days=position)).isoformat(), name)
             if family is not None:
                 found.append(family.get(key))
+            position += 1 << level
         return _union(found)
+
+    def _block_family(self, block: str, name: str) -> Family | None:
+        cache_key = f"blocks/{block}/{name}"
+        family = self._families.get(cache_key)
+        if family is None:
+            path = self.directory / "blocks" / block / name
+            if not Path(f"{path}.json").exists():
+                return None
+            family = self._families[cache_key] = Family(path)
+        return family
 
     # --- building blocks ---------------------------------------------------------------------
 
@@ -428,7 +469,9 @@ class Index:
                     f"index build {self.build_id} lacks its finished shard {record['name']}:"
                     " it is not served; run `reach index build`"
                 )
-            self.shards.append(ShardIndex(folder, self.as_of, self.days, countries))
+            self.shards.append(
+                ShardIndex(folder, self.as_of, self.days, countries, record.get("blocks", ()))
+            )
         if not self.shards:
             raise IncompleteIndexError(f"index build {self.build_id} has no shard")
         self._advertiser_countries = countries
