@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pyroaring import BitMap
 from typer.testing import CliRunner
 
 from reach.cli.main import app
+from reach.engine.bitmaps import Family
 from reach.engine.index import SHARD_DONE, IndexBuilder, current_build, ordinal_range
 from reach.engine.query import IncompleteIndexError, Index, IndexProvider
 from reach.engine.shards import Shard, check_span, shards_for
@@ -187,3 +191,64 @@ def test_reach_index_build_takes_a_shard_span(copy: Path, monkeypatch: pytest.Mo
     assert refused.exit_code == 2
     assert "power of two" in refused.output
     assert current_build(copy) == built.directory  # nothing changed
+
+
+def test_a_day_range_block_is_the_union_of_its_days(sharded: Indexed) -> None:
+    shard = sharded.index.shards[1]
+    assert shard.blocks, "45 days of data make blocks of 2 to 32 days"
+    for block in sorted(shard.blocks):
+        level, start = block.split("/")
+        first = date.fromisoformat(start)
+        days = [(first + timedelta(days=n)).isoformat() for n in range(1 << int(level))]
+        for rule in ("visitors", "buyers", "active"):
+            family = shard._block_family(block, rule)
+            assert family is not None
+            parts = [f for f in (shard._day_family(d, rule) for d in days) if f is not None]
+            keys = {k for part in parts for k in part.entries()}
+            assert set(family.entries()) == keys
+            for key in keys:
+                assert family.get(key) == BitMap.union(BitMap(), *(p.get(key) for p in parts))
+
+
+def test_a_window_of_n_days_reads_at_most_2_log2_n_bitmaps(
+    sharded: Indexed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shard = sharded.index.shards[0]
+    read: list[str] = []
+    real = Family.get
+
+    def counted(family: Family, key: Any) -> Any:
+        read.append(str(family.path))
+        return real(family, key)
+
+    monkeypatch.setattr(Family, "get", counted)
+    for low, high in ((0, 44), (3, 40), (0, 29), (7, 20), (5, 5)):
+        read.clear()
+        members = shard.active(low, high)
+        days = len(shard._days_ago(low, high))
+        assert len(read) <= 2 * max(1, math.ceil(math.log2(days))), (low, high, read)
+        monkeypatch.setattr(Family, "get", real)
+        one_by_one = [shard._day_family(d, "active") for d in shard._days_ago(low, high)]
+        assert members == BitMap.union(BitMap(), *(f.get(()) for f in one_by_one if f))
+        monkeypatch.setattr(Family, "get", counted)
+
+
+def test_blocks_of_unchanged_days_are_linked_not_rebuilt(
+    sharded: Indexed, copy: Path, tmp_path: Path
+) -> None:
+    store = Store(copy / "store")
+    before = current_build(copy)
+    assert before is not None
+    ingest_all(store, late_events(sharded, tmp_path / "late", range(SPAN, SPAN + 40)).parent)
+    IndexBuilder(store, copy, shard_span=SPAN).build()
+    after = current_build(copy)
+    assert after is not None
+    last = sharded.index.as_of
+    for block in Index(after).shards[1].blocks:
+        level, start = block.split("/")
+        first = date.fromisoformat(start)
+        touched = first <= last < first + timedelta(days=1 << int(level))
+        for name in ("visitors.bin", "active.bin"):
+            old = before / "shards" / "00001" / "blocks" / block / name
+            new = after / "shards" / "00001" / "blocks" / block / name
+            assert new.stat().st_ino != old.stat().st_ino if touched else new.samefile(old)
