@@ -180,7 +180,7 @@ def build(
     try:
         check_span(shard_span)
         executor = EXECUTORS[engine](master, memory_limit if engine is Engine.duckdb else None)
-    except (ValueError, ModuleNotFoundError) as exc:
+    except (ValueError, ModuleNotFoundError, RuntimeError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     with context(require_schema=False) as ctx:

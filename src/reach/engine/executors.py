@@ -124,7 +124,7 @@ def _spark(master: str | None, memory_limit: str | None) -> Executor:
     """Spark, imported only when asked for: it is an optional extra (``reach-audiences[spark]``)."""
     from reach.engine.spark import SparkExecutor  # noqa: PLC0415
 
-    return SparkExecutor(master=master or "local[*]")
+    return SparkExecutor(master=master)
 
 
 def _duckdb(master: str | None, memory_limit: str | None) -> Executor:

@@ -483,7 +483,9 @@ class IndexBuilder:
         lat = table["latitude"].to_numpy()
         lon = table["longitude"].to_numpy()
         cells = table["cell"].to_numpy().astype(np.uint64)
-        order = np.lexsort((ordinals, cells))
+        # Every column in the key: the same pings give the same arrays, whatever order the
+        # engine returned them in.
+        order = np.lexsort((lon, lat, ordinals, cells))
         cells, lat, lon, ordinals = cells[order], lat[order], lon[order], ordinals[order]
         cell_ids, starts = np.unique(cells, return_index=True)
         bounds = np.append(starts, len(cells))
@@ -546,9 +548,14 @@ class IndexBuilder:
         count = table.num_rows
         raw = table["key"].combine_chunks().cast(pa.binary(KEY_DTYPE.itemsize))
         keys = np.frombuffer(raw.buffers()[1], dtype=KEY_DTYPE, count=count)
+        # Ordinal order first, so that the users of one identity come in the same order
+        # whatever order the engine returned them in.
+        ordinals = table["ordinal"].to_numpy().astype(np.uint32)
+        first = np.argsort(ordinals, kind="stable")
+        keys, ordinals = keys[first], ordinals[first]
         order = np.argsort(prefixes(keys), kind="stable")
         keys = keys[order]
-        ordinals = table["ordinal"].to_numpy().astype(np.uint32)[order]
+        ordinals = ordinals[order]
         sorted_prefix = prefixes(keys)
         # Different keys that share their first 8 bytes (astronomically rare) are put in
         # whole-key order; equal keys (one identity of several users) need nothing.

@@ -120,7 +120,8 @@ class SparkQuery:
 
 
 class SparkExecutor:
-    """Spark on ``master`` (``local[*]``, ``spark://host:7077``, ``yarn``...). The files of
+    """Spark on ``master`` (``local[*]``, ``spark://host:7077``, ``yarn``...; None: the one
+    ``spark-submit`` was given, or ``local[*]`` when there is none). The files of
     the build inputs must be readable where Spark runs (on a cluster: ``s3a://``,
     ``hdfs://``...); ``events``, a path or URL of Parquet files with the store's events
     columns (a folder, whose ``day=`` subfolders may give the day, or a glob), replaces the
@@ -134,7 +135,7 @@ class SparkExecutor:
 
     def __init__(
         self,
-        master: str = "local[*]",
+        master: str | None = None,
         events: str | None = None,
         app_name: str = "reach-index",
         *,
@@ -167,7 +168,9 @@ class SparkExecutor:
                 # Spark creates its (unused) table folder at start: not in the current folder.
                 self._warehouse = tempfile.mkdtemp(prefix="reach-spark-")
                 settings["spark.sql.warehouse.dir"] = self._warehouse
-            builder = SparkSession.builder.master(self.master).appName(self.app_name)
+            builder = SparkSession.builder.appName(self.app_name)
+            if self.master is not None:
+                builder = builder.master(self.master)
             for key, value in (settings | self.conf).items():
                 builder = builder.config(key, value)
             self._spark = builder.getOrCreate()
