@@ -11,6 +11,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from threading import Lock
 from typing import Any
@@ -365,26 +366,38 @@ class ShardIndex:
     def _candidate_cells(
         cell_ids: np.ndarray[Any, Any], lat: float, lon: float, radius_km: float
     ) -> np.ndarray[Any, Any]:
-        """Positions (in ``cell_ids``) of the stored cells that may hold pings of the circle:
-        the descendants of a disk of coarser cells that covers it. The descendants of a cell
-        form one range of ids (an H3 id starts with its parents' digits)."""
-        resolution = CELL_RESOLUTION
-        while resolution > 0 and h3.average_hexagon_edge_length(resolution, "km") < radius_km / 6:
-            resolution -= 1
-        edge = h3.average_hexagon_edge_length(resolution, "km")
-        # Cell centres are at least about 0.85 edge apart even where H3 is most distorted.
-        rings = math.ceil(radius_km / (0.85 * edge)) + 1
-        origin = h3.latlng_to_cell(lat, lon, resolution)
-        parents = np.array(h3.grid_disk(origin, rings), dtype=np.uint64)
-        low = _center_children(parents, resolution, CELL_RESOLUTION)
-        # The unused digits below ``resolution`` set to 6 (the largest child digit).
-        mask = 0
-        for digit in range(resolution + 1, CELL_RESOLUTION + 1):
-            mask |= 6 << ((15 - digit) * 3)
-        high = low | np.uint64(mask)
+        """Positions (in ``cell_ids``) of the stored cells that may hold pings of the circle."""
+        low, high = _covering_ranges(lat, lon, radius_km)
         start = np.searchsorted(cell_ids, low, side="left")
         stop = np.searchsorted(cell_ids, high, side="right")
         return _ranges(start, stop)
+
+
+@lru_cache(maxsize=4096)
+def _covering_ranges(
+    lat: float, lon: float, radius_km: float
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The ranges of cell ids (first, last) that hold every cell of CELL_RESOLUTION that may
+    meet the circle: the descendants of a disk of coarser cells that covers it (the
+    descendants of a cell form one range of ids, as an H3 id starts with its parents' digits).
+    The same for every shard, so a question over several shards computes it once."""
+    resolution = CELL_RESOLUTION
+    while resolution > 0 and h3.average_hexagon_edge_length(resolution, "km") < radius_km / 6:
+        resolution -= 1
+    edge = h3.average_hexagon_edge_length(resolution, "km")
+    # Cell centres are at least about 0.85 edge apart even where H3 is most distorted.
+    rings = math.ceil(radius_km / (0.85 * edge)) + 1
+    origin = h3.latlng_to_cell(lat, lon, resolution)
+    parents = np.array(h3.grid_disk(origin, rings), dtype=np.uint64)
+    low = _center_children(parents, resolution, CELL_RESOLUTION)
+    # The unused digits below ``resolution`` set to 6 (the largest child digit).
+    mask = 0
+    for digit in range(resolution + 1, CELL_RESOLUTION + 1):
+        mask |= 6 << ((15 - digit) * 3)
+    high = low | np.uint64(mask)
+    low.flags.writeable = False
+    high.flags.writeable = False
+    return low, high
 
 
 def _center_children(
