@@ -396,6 +396,7 @@ class Here:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     machine_cpu_s: float = 0.0
+    memory_after_kib: dict[str, int] = field(default_factory=dict)
 
     def __enter__(self) -> Here:
         self.rss_before_kib = proc_status(os.getpid())["VmRSS"]
@@ -408,9 +409,11 @@ class Here:
         self.wall_s = time.perf_counter() - self.started
         self.cpu_s = time.process_time() - self.cpu_before
         self.machine_cpu_s = machine_busy_seconds() - self.machine_before
+        self.memory_after_kib = proc_status(os.getpid())
 
     def report(self) -> dict[str, float]:
-        memory = proc_status(os.getpid())
+        """Times, and the memory of this process as the phase ended."""
+        memory = self.memory_after_kib or proc_status(os.getpid())
         return {
             "wall_s": round(self.wall_s, 3),
             "cpu_s": round(self.cpu_s, 3),
@@ -1494,6 +1497,17 @@ def cache_counters(http: Http) -> dict[str, float]:
     return found
 
 
+def rss_parts_mib(pid: int) -> dict[str, float]:
+    """A process's resident memory by kind: anonymous (its heap: bitmaps, caches) and file
+    pages (memory-mapped index files, which the kernel can drop and read again)."""
+    found: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("RssAnon", "RssFile", "RssShmem"):
+            found[key] = round(int(rest.split()[0]) / 1024, 1)
+    return found
+
+
 def server_report(
     server: Server, env: Mapping[str, str], rss_at_start_kib: int, start_s: float, evicted: int
 ) -> dict[str, Any]:
@@ -1505,6 +1519,7 @@ def server_report(
         "rss_at_start_mib": round(rss_at_start_kib / 1024, 1),
         "peak_rss_mib": round(memory["VmHWM"] / 1024, 1),
         "rss_at_end_mib": round(memory["VmRSS"] / 1024, 1),
+        "rss_at_end_by_kind_mib": rss_parts_mib(server.pid),
         "cpu_s_total": round(server.cpu(), 3),
         "membership_cache_mib": membership_cache_mib(env),
         "command": f"reach serve --host {HOST} --port {server.port}",
@@ -1667,6 +1682,7 @@ def engine_phase(
         "warm_up": warm_up,
         "timed": timed,
         "phase": everything.report(),
+        "rss_by_kind_mib": rss_parts_mib(os.getpid()),
     }
     return timings.report, timings, sizer
 
