@@ -252,3 +252,68 @@ def test_blocks_of_unchanged_days_are_linked_not_rebuilt(
             old = before / "shards" / "00001" / "blocks" / block / name
             new = after / "shards" / "00001" / "blocks" / block / name
             assert new.stat().st_ino != old.stat().st_ino if touched else new.samefile(old)
+
+
+def test_a_lake_replaces_the_stores_events_and_their_days(copy: Path, tmp_path: Path) -> None:
+    store = Store(copy / "store")
+    manifest = store.manifest()
+    early = sorted(manifest.days["events"])[:10]
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    for number, name in enumerate(n for day in early for n in manifest.days["events"][day]):
+        shutil.copy(store.root / name, lake / f"part-{number}.parquet")
+    IndexBuilder(store, copy, shard_span=SPAN, events=str(lake / "*.parquet")).build()
+    built = Index(current_build(copy) or copy)
+    assert built.days == sorted(set(early) | set(manifest.days["pings"]))
+    last_visit = max(early)
+    for advertiser in (1001, 1002, 1003):
+        # Nobody visited after the lake's last day: the store's later events are not read.
+        assert not built.visitors(
+            advertiser, 0, (built.as_of - date.fromisoformat(last_visit)).days - 1
+        )
+        assert built.visitors(advertiser, 0, 60)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--memory-limit", "4XB"], "takes an amount such as 4GB"),
+        (["--engine", "spark", "--memory-limit", "4GB"], "is DuckDB's"),
+        (["--master", "local[2]"], "are for spark"),
+        (["--spark-conf", "nothing"], "KEY=VALUE"),
+    ],
+)
+def test_bad_build_options_are_refused_before_anything_is_built(
+    copy: Path, monkeypatch: pytest.MonkeyPatch, arguments: list[str], message: str
+) -> None:
+    monkeypatch.setenv("REACH_DATA_DIR", str(copy))
+    before = current_build(copy)
+    result = CliRunner().invoke(app, ["index", "build", *arguments])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert current_build(copy) == before
+
+
+def test_an_unreadable_lake_is_a_clear_error_not_a_traceback(
+    copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REACH_DATA_DIR", str(copy))
+    before = current_build(copy)
+    result = CliRunner().invoke(app, ["index", "build", "--events", "/nowhere/lake/*.parquet"])
+    assert result.exit_code == 1
+    assert "the duckdb engine could not build the index" in result.output
+    assert "No files found" in result.output
+    assert current_build(copy) == before
+    assert not list((copy / "index" / "builds").glob("*.partial"))
+
+
+def test_asking_every_window_holds_no_file_open(sharded: Indexed) -> None:
+    """An index has a family per shard, day, block and rule: more than a process may keep
+    open. Reading one must not keep a descriptor."""
+    index = Index(sharded.index.directory)
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    for low in range(0, 40, 3):
+        for high in range(low, 45, 4):
+            index.active(low, high)
+            index.visitors(1001, low, high)
+    assert len(list(Path("/proc/self/fd").iterdir())) <= before + 2

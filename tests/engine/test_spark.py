@@ -26,6 +26,7 @@ from reach.engine.executors import (
     EXECUTORS,
     BuildInputs,
     DuckDBExecutor,
+    EngineOptions,
     Executor,
     ShardQuery,
 )
@@ -92,7 +93,7 @@ def test_without_the_spark_extra_the_engine_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, "pyspark", None)
     monkeypatch.delitem(sys.modules, "reach.engine.spark", raising=False)
     with pytest.raises(ModuleNotFoundError, match=r"pip install 'reach-audiences\[spark\]'"):
-        EXECUTORS["spark"](None, None)
+        EXECUTORS["spark"](EngineOptions())
 
 
 def test_without_java_the_engine_says_what_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:

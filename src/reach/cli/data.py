@@ -136,6 +136,17 @@ def explain_rejects(report: IngestReport) -> None:
         err.print(f"  To retry: {correct}")
 
 
+def _setting(item: str) -> tuple[str, str]:
+    key, equals, value = item.partition("=")
+    if not equals or not key.strip():
+        raise ValueError(f"--spark-conf takes KEY=VALUE, not {item!r}")
+    return key.strip(), value
+
+
+# The packages whose exceptions are an engine's answer about its input.
+ENGINE_MODULES = ("duckdb", "_duckdb", "pyspark", "py4j")
+
+
 class Engine(StrEnum):
     """The engines of reach.engine.executors.EXECUTORS."""
 
@@ -154,13 +165,23 @@ def build(
     ] = Engine.duckdb,
     master: Annotated[
         str | None,
-        typer.Option(help="Spark master URL (default local[*]): e.g. spark://host:7077, yarn."),
+        typer.Option(
+            help="Spark master URL, e.g. spark://host:7077, yarn (default: spark-submit's, or"
+            " local[*])."
+        ),
+    ] = None,
+    spark_conf: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A Spark setting KEY=VALUE (repeatable), e.g. spark.executor.memory=8g.",
+        ),
     ] = None,
     events: Annotated[
         str | None,
         typer.Option(
-            help="Read events from this Parquet path or URL (file://, s3a://, hdfs://) instead"
-            " of the store; every one of its days is built.",
+            help="Read events from these Parquet files instead of the store's: a glob or file"
+            " (DuckDB), or a folder or URL such as s3a://, hdfs:// (Spark); every one of their"
+            " days is built.",
         ),
     ] = None,
     shard_span: Annotated[
@@ -169,17 +190,26 @@ def build(
     ] = DEFAULT_SHARD_SPAN,
     memory_limit: Annotated[
         str | None,
-        typer.Option(help="DuckDB's memory limit per shard, e.g. 4GB (it spills beyond)."),
-    ] = "4GB",
+        typer.Option(
+            help="DuckDB's memory limit per shard, e.g. 4GB, the default (it spills beyond)."
+        ),
+    ] = None,
 ) -> None:
     """Build the index from the store and put it in service (atomically)."""
-    from reach.engine.executors import EXECUTORS  # noqa: PLC0415
+    from reach.engine.executors import EXECUTORS, EngineOptions  # noqa: PLC0415
     from reach.engine.index import BuildError, IndexBuilder, Windows  # noqa: PLC0415
     from reach.engine.shards import check_span  # noqa: PLC0415
 
     try:
         check_span(shard_span)
-        executor = EXECUTORS[engine](master, memory_limit if engine is Engine.duckdb else None)
+        conf = dict(_setting(item) for item in spark_conf or [])
+        executor = EXECUTORS[engine](
+            EngineOptions(
+                master=master,
+                memory_limit=memory_limit,
+                conf=conf,
+            )
+        )
     except (ValueError, ModuleNotFoundError, RuntimeError) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -207,7 +237,18 @@ def build(
                     events=events,
                 ).build()
             except BuildError as exc:
-                err.print(f"[red]error:[/red] {exc}")
+                err.print(f"[red]error:[/red] {escape(str(exc))}")
+                raise typer.Exit(1) from None
+            except Exception as exc:
+                # What the engine refused (an unreadable --events path, a lake it cannot
+                # reach...): its own message, not a traceback. Reach's own bugs still raise.
+                if type(exc).__module__.split(".")[0] not in ENGINE_MODULES:
+                    raise
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                err.print(
+                    f"[red]error:[/red] the {engine} engine could not build the index:"
+                    f" {escape(reason)}"
+                )
                 raise typer.Exit(1) from None
             finally:
                 close = getattr(executor, "close", None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import array
 import json
-import mmap
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -72,7 +71,8 @@ def write_family(path: Path, items: Iterable[tuple[Key, BitMap]]) -> int:
 
 
 class Family:
-    """A bitmap family opened for reading: bitmaps are deserialized on first use, then kept."""
+    """A bitmap family opened for reading: bitmaps are read and deserialized on first use, then
+    kept."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -80,10 +80,9 @@ class Family:
         with open(f"{path}.json", encoding="utf-8") as index:
             for key, offset, length, size in json.load(index):
                 self._entries[tuple(key)] = (offset, length, size)
-        self._data: mmap.mmap | None = None
-        if os.path.getsize(f"{path}.bin"):
-            with open(f"{path}.bin", "rb") as data:
-                self._data = mmap.mmap(data.fileno(), 0, access=mmap.ACCESS_READ)
+        # No descriptor stays open: an index has a family per shard, day, block and rule, far
+        # more than a process may hold open; each bitmap is read once, then kept.
+        self._data = Path(f"{path}.bin")
         self._cache: dict[Key, FrozenBitMap] = {}
         self._lock = Lock()
 
@@ -100,10 +99,12 @@ class Family:
         if cached is not None:
             return cached
         entry = self._entries.get(key)
-        if entry is None or self._data is None:
+        if entry is None:
             return FrozenBitMap()
         offset, length, _ = entry
-        bitmap = FrozenBitMap.deserialize(self._data[offset : offset + length])
+        with open(self._data, "rb") as data:
+            blob = os.pread(data.fileno(), length, offset)
+        bitmap = FrozenBitMap.deserialize(blob)
         with self._lock:
             self._cache[key] = bitmap
         return bitmap

@@ -9,10 +9,11 @@ another engine transpiles them (``rules.transpile``). A new engine is one more e
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Protocol
@@ -120,21 +121,44 @@ class DuckDBExecutor:
                     leftover.unlink(missing_ok=True)
 
 
-def _spark(master: str | None, memory_limit: str | None) -> Executor:
+@dataclass(frozen=True)
+class EngineOptions:
+    """What ``reach index build`` passes to an engine's factory."""
+
+    master: str | None = None
+    memory_limit: str | None = None
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+def _spark(options: EngineOptions) -> Executor:
     """Spark, imported only when asked for: it is an optional extra (``reach-audiences[spark]``)."""
+    if options.memory_limit is not None:
+        raise ValueError(
+            "--memory-limit is DuckDB's: give Spark's memory with --spark-conf"
+            " spark.driver.memory=8g, spark.executor.memory=8g"
+        )
     from reach.engine.spark import SparkExecutor  # noqa: PLC0415
 
-    return SparkExecutor(master=master)
+    return SparkExecutor(master=options.master, conf=options.conf)
 
 
-def _duckdb(master: str | None, memory_limit: str | None) -> Executor:
-    if master is not None:
-        raise ValueError("DuckDB runs on this machine: --master is for the spark engine")
-    return DuckDBExecutor(memory_limit=memory_limit)
+def _duckdb(options: EngineOptions) -> Executor:
+    if options.master is not None or options.conf:
+        raise ValueError("DuckDB runs on this machine: --master and --spark-conf are for spark")
+    return DuckDBExecutor(memory_limit=check_memory_limit(options.memory_limit or "4GB"))
 
 
-# name -> factory(master URL or None, memory limit or None)
-EXECUTORS: dict[str, Callable[[str | None, str | None], Executor]] = {
+MEMORY = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def check_memory_limit(limit: str) -> str:
+    """``limit`` if DuckDB understands it as an amount of memory (4GB, 512MiB...)."""
+    if not MEMORY.fullmatch(limit.strip()):
+        raise ValueError(f"--memory-limit takes an amount such as 4GB or 512MiB, not {limit!r}")
+    return limit.strip()
+
+
+EXECUTORS: dict[str, Callable[[EngineOptions], Executor]] = {
     "duckdb": _duckdb,
     "spark": _spark,
 }

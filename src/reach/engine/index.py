@@ -222,11 +222,12 @@ class IndexBuilder:
                 kind: [str(self.store.root / name) for name in manifest.current[kind]]
                 for kind in KINDS
             }
+            # With a lake's events, the store's own events are not read: their days are not
+            # the build's.
+            daily = ("pings",) if self.events is not None else ("events", "pings")
             day_files = {
-                day: sorted(
-                    manifest.days["events"].get(day, []) + manifest.days["pings"].get(day, [])
-                )
-                for day in sorted(set(manifest.days["events"]) | set(manifest.days["pings"]))
+                day: sorted(name for kind in daily for name in manifest.days[kind].get(day, []))
+                for day in sorted({day for kind in daily for day in manifest.days[kind]})
             }
             if self.events is not None:
                 files["events"] = [self.events]
@@ -370,7 +371,13 @@ class IndexBuilder:
         )
         signature = hashlib.sha256(
             json.dumps(
-                [inputs.as_of.isoformat(), self.windows.__dict__, everything, self.events]
+                [
+                    inputs.as_of.isoformat(),
+                    self.windows.__dict__,
+                    everything,
+                    sorted(own_days),
+                    self.events,
+                ]
             ).encode()
         ).hexdigest()
         old = previous[1].get(shard.name) if previous is not None else None

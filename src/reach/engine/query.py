@@ -598,7 +598,8 @@ class IndexProvider:
         self.pointer = data_dir / "index" / "CURRENT"
         self._lock = Lock()
         self._current: Index | None = None
-        self._refused: str | None = None
+        # The build refused last, and what is served while CURRENT names it.
+        self._refused: tuple[str, Index | None] | None = None
 
     def current(self) -> Index | None:
         try:
@@ -608,6 +609,9 @@ class IndexProvider:
         index = self._current
         if index is not None and index.build_id == build_id:
             return index
+        refused = self._refused
+        if refused is not None and refused[0] == build_id:
+            return refused[1]
         with self._lock:
             if self._current is None or self._current.build_id != build_id:
                 directory = self.pointer.parent / "builds" / build_id
@@ -615,14 +619,12 @@ class IndexProvider:
                     return self._current
                 try:
                     self._current = Index(directory)
-                except IncompleteIndexError as error:
-                    if self._refused != build_id:
-                        log.warning("%s", error)
-                        self._refused = build_id
-                    return self._current
                 except IndexFormatError as error:
-                    if self._refused != build_id:
-                        log.warning("%s", error)
-                        self._refused = build_id
-                    return None
+                    # An incomplete build leaves the index in service; one of another format
+                    # cannot be served, nor can the older one it replaced be trusted to be
+                    # what the operator wants.
+                    kept = self._current if isinstance(error, IncompleteIndexError) else None
+                    log.warning("%s", error)
+                    self._refused = (build_id, kept)
+                    return kept
             return self._current
