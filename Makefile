@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -n 2
 SDK_LINES := 2026.7.0.261026 2027.1.0.261026
 SDK_DIR := $(VENV)/sdk
 
-.PHONY: demo test lint typecheck migrations-check pytest bench install dev clean
+.PHONY: demo test lint typecheck migrations-check pytest bench install dev clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,11 +54,22 @@ migrations-check: dev
 	REACH_DATA_DIR="$$tmp" REACH_DATABASE_URL= $(BIN)/alembic upgrade head && \
 	REACH_DATA_DIR="$$tmp" REACH_DATABASE_URL= $(BIN)/alembic check
 
-pytest: dev
+pytest: dev browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The console's browser tests: Playwright drives Debian's Chromium (it cannot download a browser
+# here), and axe-core, from npm, checks each page's accessibility.
+browser: node_modules/.installed
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get install -y -q chromium >/dev/null; } || \
+	  echo "Chromium is missing (apt-get install chromium): the browser tests will be skipped"
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
 
 bench: dev
 	$(BIN)/python benchmarks/api.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules test-artefacts

@@ -9,6 +9,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reach.audience.endpoints import router as audience_router
@@ -20,6 +21,7 @@ from reach.auth.endpoints import token_router
 from reach.auth.errors import OAuthProblem
 from reach.auth.tokens import SecretHasher, TokenSigner
 from reach.config import Settings
+from reach.console.routes import CONSOLE_ASSETS, CONSOLE_ROUTERS
 from reach.contact_list.endpoints import legacy_router as legacy_contact_list_router
 from reach.contact_list.endpoints import router as contact_list_router
 from reach.contact_list.service import ListMatches
@@ -240,6 +242,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.include_router(sandbox_router)
     app.include_router(export_router)
     app.include_router(consent_router)
+    for router in CONSOLE_ROUTERS:
+        app.include_router(router)
+    app.mount(CONSOLE_ASSETS, StaticFiles(packages=[("reach.console", "static")]))
     app.include_router(contract_router)
     app.mount(DOCS_ASSETS, docs_assets)
     for router in VERSIONED_ROUTERS:

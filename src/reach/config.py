@@ -260,6 +260,16 @@ class Settings(BaseSettings):
         default=200, ge=1, le=100_000, description="Calls the sandbox journal keeps per client."
     )
 
+    console_tiles: str | None = Field(
+        default=None,
+        pattern=r"^https://[^\s/]+/\S*\{z\}\S*\{x\}\S*\{y\}\S*$",
+        description=(
+            "A map tile layer for the console's location segments, as an https URL template"
+            " with {z}, {x} and {y} (e.g. an OpenStreetMap tile server). Unset, the map is"
+            " drawn with no tiles: a graticule and the segment's points."
+        ),
+    )
+
     @field_validator("secret_key")
     @classmethod
     def _refuse_weak_secret(cls, value: SecretStr | None) -> SecretStr | None:

@@ -92,7 +92,7 @@ def _error_page(message: str, status: int = 400) -> HTMLResponse:
     return _page("error.html", status, message=message)
 
 
-def _sessions(request: Request) -> OperatorSessions:
+def operator_sessions(request: Request) -> OperatorSessions:
     state = request.app.state
     sessions: OperatorSessions | None = getattr(state, "operator_sessions", None)
     if sessions is None:
@@ -163,7 +163,7 @@ def _consent_form(
         operator_email=operator.email,
         redirect_host=redirect_host(asked.redirect_uri),
         advertisers=operators.advertisers_of(operator),
-        csrf_token=_sessions(request).csrf_token(session),
+        csrf_token=operator_sessions(request).csrf_token(session),
         request_fields=asked.fields(),
         error=error,
     )
@@ -185,7 +185,7 @@ def _sign_in_page(
         status,
         client_name=asked.client_name,
         request_fields=asked.fields(),
-        csrf_token=_sessions(request).sign_in_token(nonce),
+        csrf_token=operator_sessions(request).sign_in_token(nonce),
         email=email,
         error=error,
     )
@@ -203,11 +203,47 @@ def _sign_in_page(
     return page
 
 
-def _signed_in(
-    request: Request, operators: OperatorService
+TOO_MANY_SIGN_INS = "Too many failed sign-ins; wait a few minutes before trying again."
+WRONG_PASSWORD = "Wrong e-mail or password."  # noqa: S105 (a message, not a secret)
+
+
+@dataclass(frozen=True, slots=True)
+class SignInOutcome:
+    """An operator's password check: who signed in (None: wrong credentials), or how many
+    seconds to wait when the attempt was refused before any check."""
+
+    operator_id: int | None = None
+    retry_after: int | None = None
+
+
+async def check_operator_password(request: Request, email: str, password: str) -> SignInOutcome:
+    """The one sign-in of operators (consent page and console): failures are limited per
+    e-mail address and per client address, and few password checks run at once (see
+    ``throttle``)."""
+    guard = _guard(request)
+    state = request.app.state
+    # The counts may live in Redis or a shared file: asked in a worker thread, never in the
+    # event loop.
+    attempt = await run_in_threadpool(guard.begin, email_key(email), client_address(request))
+    if not isinstance(attempt, Attempt):
+        return SignInOutcome(retry_after=attempt)
+
+    def check() -> int | None:
+        with state.database.session() as db:
+            operator = OperatorService(db, state.clock).sign_in(email, password)
+            return None if operator is None else operator.id
+
+    operator_id = await guard.check(lambda: run_in_threadpool(check))
+    if operator_id is not None:
+        await run_in_threadpool(guard.succeeded, attempt)
+    return SignInOutcome(operator_id=operator_id)
+
+
+def signed_in_operator(
+    request: Request, operators: OperatorService, cookie: str = SESSION_COOKIE
 ) -> tuple[OperatorSession, Operator] | None:
-    """The operator whose valid session cookie came with the request, if any."""
-    session = _sessions(request).read(request.cookies.get(SESSION_COOKIE))
+    """The operator whose valid session cookie (named ``cookie``) came with the request."""
+    session = operator_sessions(request).read(request.cookies.get(cookie))
     operator = operators.get(session.operator_id) if session is not None else None
     if session is None or operator is None:
         return None
@@ -230,7 +266,7 @@ async def consent_page(request: Request) -> Response:
                 asked = _check_request(query, operators)
             except BadRequest as exc:
                 return _error_page(str(exc))
-            signed_in = _signed_in(request, operators)
+            signed_in = signed_in_operator(request, operators)
             if signed_in is None:
                 return _sign_in_page(request, asked, email="")
             return _consent_form(request, *signed_in, operators, asked)
@@ -256,7 +292,7 @@ async def sign_in(request: Request) -> Response:
             except BadRequest as exc:
                 return _error_page(str(exc))
         nonce = request.cookies.get(SIGN_IN_COOKIE)
-        if not _sessions(request).sign_in_matches(nonce, form.get("csrf_token", "")):
+        if not operator_sessions(request).sign_in_matches(nonce, form.get("csrf_token", "")):
             return _error_page(
                 "The sign-in form is stale or was not sent by this page; open the link again.",
                 403,
@@ -267,39 +303,21 @@ async def sign_in(request: Request) -> Response:
     if isinstance(asked, Response):
         return asked
     email = form.get("email", "")
-    guard = _guard(request)
-    # The counts may live in Redis or a shared file: asked in a worker thread, never in the
-    # event loop.
-    attempt = await run_in_threadpool(guard.begin, email_key(email), client_address(request))
-    if not isinstance(attempt, Attempt):
+    outcome = await check_operator_password(request, email, form.get("password", ""))
+    if outcome.retry_after is not None:
         # Refused before any password is hashed: a refusal costs the server nothing.
-        page = _sign_in_page(
-            request,
-            asked,
-            email=email,
-            error="Too many failed sign-ins; wait a few minutes before trying again.",
-            status=429,
-        )
-        page.headers["Retry-After"] = str(attempt)
+        page = _sign_in_page(request, asked, email=email, error=TOO_MANY_SIGN_INS, status=429)
+        page.headers["Retry-After"] = str(outcome.retry_after)
         return page
-
-    def check_password() -> int | None:
-        with state.database.session() as db:
-            operator = OperatorService(db, state.clock).sign_in(email, form.get("password", ""))
-            return None if operator is None else operator.id
-
-    operator_id = await guard.check(lambda: run_in_threadpool(check_password))
-    if operator_id is None:
-        return _sign_in_page(
-            request, asked, email=email, error="Wrong e-mail or password.", status=401
-        )
-    await run_in_threadpool(guard.succeeded, attempt)
+    if outcome.operator_id is None:
+        return _sign_in_page(request, asked, email=email, error=WRONG_PASSWORD, status=401)
+    operator_id = outcome.operator_id
     response = RedirectResponse(
         f"/consent?{urlencode(asked.fields())}", status_code=303, headers=_PAGE_HEADERS
     )
     response.set_cookie(
         SESSION_COOKIE,
-        _sessions(request).issue(operator_id),
+        operator_sessions(request).issue(operator_id),
         max_age=int(SESSION_LIFETIME.total_seconds()),
         path="/consent",
         secure=request.url.scheme == "https",
@@ -326,11 +344,11 @@ async def decide(request: Request) -> Response:
                 asked = _check_request(form, operators)
             except BadRequest as exc:
                 return _error_page(str(exc))
-            signed_in = _signed_in(request, operators)
+            signed_in = signed_in_operator(request, operators)
             if signed_in is None:
                 return _error_page("Your session has ended; open the link again to sign in.", 401)
             session, operator = signed_in
-            if not _sessions(request).csrf_matches(session, form.get("csrf_token", "")):
+            if not operator_sessions(request).csrf_matches(session, form.get("csrf_token", "")):
                 return _error_page("The form is stale or was not sent by this page.", 403)
             decision = form.get("decision")
             if decision == "deny":

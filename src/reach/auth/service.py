@@ -30,6 +30,7 @@ from reach.auth.repository import (
 )
 from reach.auth.scopes import scopes_for
 from reach.auth.tokens import (
+    OPERATOR_SUBJECT,
     SecretHasher,
     TokenSigner,
     new_client_id,
@@ -457,6 +458,8 @@ class AuthService:
         secret the token was issued under, and a token issued under a consent reaches that
         consent's advertisers while the consent lasts."""
         claims = self.signer.verify(token)
+        if claims.operator_id is not None:
+            return self._operator_principal(claims.operator_id, claims.scopes)
         client = self.clients.by_client_id(claims.client_id)
         if client is None or client.revoked_at is not None:
             raise TokenInvalid("The access token belongs to a revoked client")
@@ -480,6 +483,30 @@ class AuthService:
             advertiser_ids=advertiser_ids,
         )
 
+    def console_token(self, operator: Operator) -> IssuedToken:
+        """An access token that acts for an operator in the console: it reaches the advertisers
+        granted to them, and only reads when the operator is read-only. The console calls the
+        API with it, so it goes through every rule a client's call goes through."""
+        token = self.signer.issue(
+            f"{OPERATOR_SUBJECT}{operator.id}",
+            scopes_for(read_only=operator.read_only),
+            operator_id=operator.id,
+        )
+        return IssuedToken(token, self.signer.lifetime_seconds)
+
+    def _operator_principal(self, operator_id: int, scopes: frozenset[str]) -> Principal:
+        # Checked on every call: an operator removed or made read-only loses it at once.
+        operator = self.operators.get(operator_id)
+        if operator is None:
+            raise TokenInvalid("The access token belongs to an operator who no longer exists")
+        return Principal(
+            application_id=0,
+            client_id=f"{OPERATOR_SUBJECT}{operator.id}",
+            name=f"Reach console ({operator.email})",
+            scopes=scopes & frozenset(scopes_for(read_only=operator.read_only)),
+            advertiser_ids=self.operators.advertiser_ids(operator.id),
+        )
+
     def _existing(self, client_id: str) -> ApiClient:
         client = self.clients.by_client_id(client_id)
         if client is None:
@@ -497,7 +524,7 @@ class OperatorService:
         self.clients = ClientRepository(session)
         self.clock = clock
 
-    def add(self, email: str, password: str) -> Operator:
+    def add(self, email: str, password: str, *, read_only: bool = False) -> Operator:
         address = normalized_email(email)
         if len(password) < PASSWORD_MIN_LENGTH:
             raise Invalid(f"A password has at least {PASSWORD_MIN_LENGTH} characters")
@@ -506,7 +533,10 @@ class OperatorService:
         if self.operators.by_email(address) is not None:
             raise Invalid(f"An operator {address} exists already")
         operator = Operator(
-            email=address, password_hash=_passwords().hash(password), created_at=self.clock.now()
+            email=address,
+            password_hash=_passwords().hash(password),
+            created_at=self.clock.now(),
+            read_only=read_only,
         )
         self.operators.add(operator)
         return operator

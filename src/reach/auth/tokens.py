@@ -23,6 +23,9 @@ CONSENT_CLAIM = "reach_consent"
 # without it (issued by an earlier Reach) counts as generation 0, the generation of a secret
 # never rotated.
 GENERATION_CLAIM = "reach_secret_generation"
+# The operator a console token acts for (its subject is then ``operator:<id>``, not a client).
+OPERATOR_CLAIM = "reach_operator"
+OPERATOR_SUBJECT = "operator:"
 CLIENT_SECRET_BYTES = 32  # 256 bits
 # The year 9999: a later expiry is no time datetime can hold.
 MAX_EXPIRY = 253_402_300_799
@@ -82,6 +85,8 @@ class TokenClaims:
     consent_id: int | None = None
     # The generation of the client's secret when the token was issued.
     secret_generation: int = 0
+    # The operator of a console token; None for a client's token.
+    operator_id: int | None = None
 
 
 class TokenSigner:
@@ -102,6 +107,7 @@ class TokenSigner:
         consent_id: int | None = None,
         *,
         secret_generation: int = 0,
+        operator_id: int | None = None,
     ) -> str:
         now = self._clock.now()
         claims: dict[str, object] = {
@@ -115,6 +121,8 @@ class TokenSigner:
         }
         if consent_id is not None:
             claims[CONSENT_CLAIM] = consent_id
+        if operator_id is not None:
+            claims[OPERATOR_CLAIM] = operator_id
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> TokenClaims:
@@ -146,7 +154,12 @@ class TokenSigner:
         scope = claims.get("scope", "")
         consent = claims.get(CONSENT_CLAIM)
         generation = claims.get(GENERATION_CLAIM, 0)
-        if (consent is not None and not _is_int(consent)) or not _is_int(generation):
+        operator = claims.get(OPERATOR_CLAIM)
+        if (
+            (consent is not None and not _is_int(consent))
+            or not _is_int(generation)
+            or (operator is not None and not _is_int(operator))
+        ):
             raise TokenInvalid("The access token is not one this server issued")
         return TokenClaims(
             client_id=str(claims["sub"]),
@@ -154,6 +167,7 @@ class TokenSigner:
             expires_at=datetime.fromtimestamp(expires, UTC),
             consent_id=consent,
             secret_generation=generation,
+            operator_id=operator,
         )
 
 

@@ -97,6 +97,10 @@ def add_operator(
         bool,
         typer.Option("--password-stdin", help="Read the password from standard input."),
     ] = False,
+    read_only: Annotated[
+        bool,
+        typer.Option("--read-only", help="In the console, they may look and change nothing."),
+    ] = False,
 ) -> None:
     """Add an operator; the password (at least 12 characters) is read from standard input, so
     it never appears in the shell's history or the process list."""
@@ -108,8 +112,8 @@ def add_operator(
     # One line: the final line break of `echo` or a here-string is not part of the password.
     password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
     with context() as ctx, ctx.database.session(write=True) as session:
-        operator = OperatorService(session, ctx.clock).add(email, password)
-        err.print(f"Added operator {operator.email}")
+        operator = OperatorService(session, ctx.clock).add(email, password, read_only=read_only)
+        err.print(f"Added {'read-only ' if read_only else ''}operator {operator.email}")
 
 
 @operators.command("list")
@@ -118,10 +122,11 @@ def list_operators() -> None:
     from reach.auth.service import OperatorService  # noqa: PLC0415
 
     with context() as ctx, ctx.database.session() as session:
-        table = Table("email", "advertisers", "created")
+        table = Table("email", "access", "advertisers", "created")
         for o in OperatorService(session, ctx.clock).list():
             table.add_row(
                 o.email,
+                "read" if o.read_only else "manage",
                 ", ".join(str(g.advertiser_id) for g in o.grants),
                 o.created_at.isoformat(timespec="seconds"),
             )

@@ -1,11 +1,11 @@
-"""Operators: the people who approve consents on the consent page, and the advertisers each may
-approve."""
+"""Operators: the people who sign in to the console and approve consents on the consent page,
+and the advertisers each may reach there."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reach.models.base import Base, UTCDateTime
@@ -20,6 +20,9 @@ class Operator(Base):
     # An argon2id hash in its PHC string form; the password itself is never stored.
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A read-only operator sees everything of their advertisers in the console and changes
+    # nothing: their console token holds only the read scope.
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     grants: Mapped[list[OperatorAdvertiser]] = relationship(
         back_populates="operator",

@@ -1,0 +1,11 @@
+"""Everything the console serves: its pages, its own calls and its static files."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from reach.console.api import router as api_router
+from reach.console.pages import PREFIX, console_router
+
+CONSOLE_ASSETS = f"{PREFIX}/static"
+CONSOLE_ROUTERS: tuple[APIRouter, ...] = (console_router, api_router)
