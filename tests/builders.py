@@ -158,10 +158,12 @@ def revoke_consent(app: FastAPI, consent_id: int) -> None:
         auth_service(app, session).revoke_consent(consent_id)
 
 
-def add_operator(app: FastAPI, email: str, password: str, *advertisers: int) -> None:
-    """An operator of the consent page who may approve ``advertisers``."""
+def add_operator(
+    app: FastAPI, email: str, password: str, *advertisers: int, read_only: bool = False
+) -> None:
+    """An operator of the consent page and the console who may reach ``advertisers``."""
     with app.state.database.session(write=True) as session:
         operators = OperatorService(session, app.state.clock)
-        operators.add(email, password)
+        operators.add(email, password, read_only=read_only)
         if advertisers:
             operators.grant(email, list(advertisers))

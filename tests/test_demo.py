@@ -10,10 +10,11 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from urllib.request import Request, urlopen
+from urllib.request import HTTPCookieProcessor, Request, build_opener, urlopen
 
 import pytest
 
@@ -52,6 +53,25 @@ def printed_credentials(output: str) -> tuple[str, str]:
     secret = re.search(r"client_secret:\s+(\S+)", output)
     assert client_id and secret, output
     return client_id[1], secret[1]
+
+
+def console_sign_in(base: str, output: str) -> str:
+    """Sign in to the console with the operator login the demo printed; the page it lands on."""
+    assert f"Reach console (build audiences and see their sizes as you edit): {base}/console" in (
+        output
+    )
+    email = re.search(r"^  e-mail:\s+(\S+)$", output, re.MULTILINE)
+    password = re.search(r"^  password:\s+(\S+)$", output, re.MULTILINE)
+    assert email and password, output
+    browser = build_opener(HTTPCookieProcessor(CookieJar()))
+    with browser.open(f"{base}/console", timeout=30) as form:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.read().decode())
+    assert token, "the sign-in form has no CSRF token"
+    fields = {"csrf_token": token[1], "email": email[1], "password": password[1], "next": ""}
+    with browser.open(f"{base}/console/sign-in", urlencode(fields).encode(), 30) as landed:
+        assert landed.url.endswith("/console/segments")
+        page: str = landed.read().decode()
+        return page
 
 
 @contextmanager
@@ -178,6 +198,11 @@ def test_demo_serves_real_sizes(tmp_path: Path) -> None:
             data = answer["data"][0] if isinstance(answer["data"], list) else answer["data"]
             assert data["attributes"]["size"] > 0, (path, answer)
 
+        # The printed console login works, and its operator sees every demo advertiser.
+        console = console_sign_in(base, output)
+        assert "Northwind Outfitters (1001)" in console
+        assert "Fabrikam Travel (1003)" in console
+
         # A second demo on the same port stops before it changes anything: the running demo's
         # secret still works.
         failed = demo_on_busy_port(env, port)
@@ -203,10 +228,16 @@ def test_demo_serves_real_sizes(tmp_path: Path) -> None:
         assert json.loads(printed)["data"]["audienceSegments"] > 0
 
     # Chosen credentials, on the same store: they work, and a re-run keeps them.
-    chosen = {"REACH_DEMO_CLIENT_ID": "demo-suite", "REACH_DEMO_CLIENT_SECRET": "known-secret-0123"}
+    chosen = {
+        "REACH_DEMO_CLIENT_ID": "demo-suite",
+        "REACH_DEMO_CLIENT_SECRET": "known-secret-0123",
+        "REACH_DEMO_OPERATOR_PASSWORD": "chosen-operator-pw",
+    }
     for run in range(2):
         with running_demo(env | chosen, port, tmp_path / f"chosen-{run}.log") as output:
             assert printed_credentials(output) == ("demo-suite", "known-secret-0123")
+            assert "password: chosen-operator-pw" in output
+            console_sign_in(base, output)
             token = token_of(base, "demo-suite", "known-secret-0123")
             found = call(base, token, "/2025-01/marketing-solutions/audience-segments/search", {})
             assert found["meta"]["totalItems"] > 0

@@ -514,6 +514,13 @@ class AuthService:
         return client
 
 
+def check_password_rules(password: str) -> None:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise Invalid(f"A password has at least {PASSWORD_MIN_LENGTH} characters")
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise Invalid(f"A password has at most {PASSWORD_MAX_LENGTH} characters")
+
+
 class OperatorService:
     """Operators: the people who sign in to the consent page and approve consents for the
     advertisers granted to them."""
@@ -526,10 +533,7 @@ class OperatorService:
 
     def add(self, email: str, password: str, *, read_only: bool = False) -> Operator:
         address = normalized_email(email)
-        if len(password) < PASSWORD_MIN_LENGTH:
-            raise Invalid(f"A password has at least {PASSWORD_MIN_LENGTH} characters")
-        if len(password) > PASSWORD_MAX_LENGTH:
-            raise Invalid(f"A password has at most {PASSWORD_MAX_LENGTH} characters")
+        check_password_rules(password)
         if self.operators.by_email(address) is not None:
             raise Invalid(f"An operator {address} exists already")
         operator = Operator(
@@ -543,6 +547,15 @@ class OperatorService:
 
     def list(self) -> Sequence[Operator]:
         return self.operators.list()
+
+    def set_password(self, email: str, password: str) -> Operator:
+        """Give an operator a new password (their sessions stay valid until they end)."""
+        operator = self.operators.by_email(normalized_email(email))
+        if operator is None:
+            raise OperatorNotFound(f"No operator {email}")
+        check_password_rules(password)
+        operator.password_hash = _passwords().hash(password)
+        return operator
 
     def grant(self, email: str, advertiser_ids: Sequence[int]) -> Operator:
         """Let an operator approve consents for more advertisers."""

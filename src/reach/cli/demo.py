@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import shlex
 import socket
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from reach.auth.service import IssuedCredentials
 
 DEMO_CLIENT = "reach-demo"
+DEMO_OPERATOR = "operator@demo.reach-audiences.example.com"
 ADVERTISERS = {1001: "Northwind Outfitters", 1002: "Contoso Electronics", 1003: "Fabrikam Travel"}
 BEHAVIORAL: list[tuple[str, BehavioralCategory]] = [
     ("Outdoor enthusiasts", "Lifestyles"),
@@ -190,6 +192,30 @@ def demo_client(
     )
 
 
+def demo_operator(ctx: Context, session: Session, password: str | None) -> tuple[str, str]:
+    """The demo's console operator, granted every demo advertiser: its e-mail and password.
+    A chosen password is kept on every run; otherwise each run sets a fresh one (passwords are
+    stored only as hashes, so an old one cannot be shown again)."""
+    from reach.auth.service import OperatorService  # noqa: PLC0415
+
+    operators = OperatorService(session, ctx.clock)
+    chosen = password or secrets.token_urlsafe(12)
+    if operators.operators.by_email(DEMO_OPERATOR) is None:
+        operators.add(DEMO_OPERATOR, chosen)
+    else:
+        operators.set_password(DEMO_OPERATOR, chosen)
+    operators.grant(DEMO_OPERATOR, list(ADVERTISERS))
+    return DEMO_OPERATOR, chosen
+
+
+def console_instructions(base: str, email: str, password: str) -> str:
+    return f"""
+Reach console (build audiences and see their sizes as you edit): {base}/console
+  e-mail:   {email}
+  password: {password}
+"""
+
+
 def check_can_listen(host: str, port: int) -> None:
     """Fail, before anything changes, when ``host:port`` cannot be listened on (most often: a
     server, perhaps another demo, already listens there)."""
@@ -301,11 +327,23 @@ def demo(
             help="Give the demo client this secret, kept on every re-run (16+ characters).",
         ),
     ] = None,
+    operator_password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REACH_DEMO_OPERATOR_PASSWORD",
+            help="Give the console's demo operator this password, kept on every re-run"
+            " (12+ characters).",
+        ),
+    ] = None,
 ) -> None:
-    """Migrate, seed demo data and a demo client, print how to call it, and serve with the
-    sandbox controls on."""
+    """Migrate, seed demo data, a demo client and a console operator, print how to use them,
+    and serve with the sandbox controls on."""
     from reach.audience_segment.service import AudienceSegmentService  # noqa: PLC0415
-    from reach.auth.service import check_chosen_client_id, check_chosen_secret  # noqa: PLC0415
+    from reach.auth.service import (  # noqa: PLC0415
+        check_chosen_client_id,
+        check_chosen_secret,
+        check_password_rules,
+    )
     from reach.schema import upgrade_to_head  # noqa: PLC0415
 
     configured = load_settings()
@@ -317,10 +355,13 @@ def demo(
             check_chosen_client_id(client_id)
         if client_secret is not None:
             check_chosen_secret(client_secret)
+        if operator_password is not None:
+            check_password_rules(operator_password)
         upgrade_to_head(ctx.settings.resolved_database_url)
         with ctx.database.session(write=True) as session:
             seed(ctx, session)
             credentials = demo_client(ctx, session, client_id, client_secret)
+            operator = demo_operator(ctx, session, operator_password)
             examples = AudienceSegmentService(session, ctx.settings, ctx.clock).segments
             shown = [*EXAMPLE_NAMES, LOOKALIKE_NAME]
             segment_ids = sorted(examples.names_in_use(1001, shown).values())
@@ -332,4 +373,5 @@ def demo(
     # Plain echo: the snippet must not be re-wrapped, or it would not run as printed.
     typer.echo(instructions(base, credentials, segment_ids))
     typer.echo(sandbox_instructions(base, admin_token(settings, ADMIN_TOKEN_HOURS)))
+    typer.echo(console_instructions(base, *operator))
     run_server(settings, bind_host, bind_port)

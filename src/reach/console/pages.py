@@ -219,7 +219,10 @@ async def sign_out(request: Request) -> Response:
     response = RedirectResponse(f"{PREFIX}/sign-in", 303, headers=_headers(request))
     if signed_in is None:
         return response
-    form = parse_form(await _form_body(request))
+    try:
+        form = parse_form(await _form_body(request))
+    except FormError:
+        form = {}
     if form.get("csrf_token") != signed_in[0]:
         return _render(
             request,

@@ -1,0 +1,179 @@
+"""The console's sign-in, session and token at the HTTP level: the token acts for the operator
+through the API's own checks, and a read-only operator's token only reads."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from reach.auth.service import OperatorService
+from tests.builders import add_operator
+from tests.conftest import ADVERTISER, OTHER_ADVERTISER, ApiUser
+
+EMAIL = "ops@example.com"
+VIEWER = "viewer@example.com"
+PASSWORD = "correct horse battery"
+CREATE = "/2025-01/marketing-solutions/audience-segments/create"
+SEGMENT = {
+    "data": [
+        {
+            "type": "AudienceSegment",
+            "attributes": {
+                "advertiserId": str(ADVERTISER),
+                "name": "From the console",
+                "contactList": {},
+            },
+        }
+    ]
+}
+
+
+def sign_in(http: TestClient, email: str, password: str, next_url: str = "") -> Any:
+    form = http.get("/console/sign-in")
+    assert form.status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token
+    return http.post(
+        "/console/sign-in",
+        data={"csrf_token": token[1], "email": email, "password": password, "next": next_url},
+        follow_redirects=False,
+    )
+
+
+def console_token(http: TestClient) -> dict[str, Any]:
+    page = http.get("/console/segments")
+    assert page.status_code == 200
+    csrf = re.search(r'data-csrf="([^"]+)"', page.text)
+    assert csrf
+    issued = http.post("/console/token", headers={"X-CSRF-Token": csrf[1]})
+    assert issued.status_code == 200, issued.text
+    body: dict[str, Any] = issued.json()
+    return body
+
+
+def bearer(token: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token['accessToken']}"}
+
+
+def test_sign_in_then_token_acts_for_the_operator(
+    app: FastAPI, http: TestClient, api: ApiUser
+) -> None:
+    add_operator(app, EMAIL, PASSWORD, ADVERTISER)
+    landed = sign_in(http, EMAIL, PASSWORD, "/console/audiences")
+    assert landed.status_code == 303
+    assert landed.headers["location"] == "/console/audiences"
+    page = http.get("/console/audiences")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert f"({ADVERTISER})" in page.text
+    assert f"({OTHER_ADVERTISER})" not in page.text
+
+    token = console_token(http)
+    assert token["readOnly"] is False
+    me = http.get("/2025-01/advertisers/me", headers=bearer(token))
+    assert [a["id"] for a in me.json()["data"]] == [str(ADVERTISER)]
+    created = http.post(CREATE, json=SEGMENT, headers=bearer(token))
+    assert created.status_code == 200, created.text
+    # The operator's advertiser only: another is refused as the API refuses any client.
+    elsewhere = {"data": [{**SEGMENT["data"][0]}]}
+    elsewhere["data"][0]["attributes"] = {
+        **SEGMENT["data"][0]["attributes"],
+        "advertiserId": str(OTHER_ADVERTISER),
+    }
+    refused = http.post(CREATE, json=elsewhere, headers=bearer(token))
+    assert refused.json()["errors"][0]["code"] == "advertiser-access-denied", refused.text
+
+
+def test_a_read_only_operator_reads_and_changes_nothing(
+    app: FastAPI, http: TestClient, api: ApiUser
+) -> None:
+    add_operator(app, VIEWER, PASSWORD, ADVERTISER, read_only=True)
+    assert sign_in(http, VIEWER, PASSWORD).status_code == 303
+    token = console_token(http)
+    assert token["readOnly"] is True
+    assert token["adminToken"] is None
+    search = http.post(
+        "/2025-01/marketing-solutions/audience-segments/search",
+        json={"data": {"attributes": {"advertiserIds": [str(ADVERTISER)]}}},
+        headers=bearer(token),
+    )
+    assert search.status_code == 200
+    refused = http.post(CREATE, json=SEGMENT, headers=bearer(token))
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["code"] == "insufficient-scope"
+
+
+def test_making_an_operator_read_only_takes_effect_at_once(
+    app: FastAPI, http: TestClient, api: ApiUser
+) -> None:
+    add_operator(app, EMAIL, PASSWORD, ADVERTISER)
+    sign_in(http, EMAIL, PASSWORD)
+    token = console_token(http)
+    with app.state.database.session(write=True) as session:
+        operator = OperatorService(session, app.state.clock).operators.by_email(EMAIL)
+        assert operator is not None
+        operator.read_only = True
+    assert http.post(CREATE, json=SEGMENT, headers=bearer(token)).status_code == 403
+    with app.state.database.session(write=True) as session:
+        operator = OperatorService(session, app.state.clock).operators.by_email(EMAIL)
+        assert operator is not None
+        session.delete(operator)
+    gone = http.get("/2025-01/advertisers/me", headers=bearer(token))
+    assert gone.status_code == 401
+
+
+def test_no_token_without_the_pages_csrf_token_or_a_session(
+    app: FastAPI, http: TestClient, api: ApiUser
+) -> None:
+    assert http.post("/console/token").status_code == 401
+    add_operator(app, EMAIL, PASSWORD, ADVERTISER)
+    sign_in(http, EMAIL, PASSWORD)
+    assert http.post("/console/token").status_code == 403
+    assert http.post("/console/token", headers={"X-CSRF-Token": "forged"}).status_code == 403
+
+
+def test_sign_in_refusals(app: FastAPI, http: TestClient, api: ApiUser) -> None:
+    add_operator(app, EMAIL, PASSWORD, ADVERTISER)
+    wrong = sign_in(http, EMAIL, "not the password")
+    assert wrong.status_code == 401
+    assert "Wrong e-mail or password." in wrong.text
+    # A form not sent by the page (no matching nonce) is refused before any password check.
+    http.cookies.clear()
+    forged = http.post(
+        "/console/sign-in",
+        data={"csrf_token": "x", "email": EMAIL, "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+    # After sign-in, only a console page is a destination: never another site.
+    for target in ("https://elsewhere.example", "//elsewhere.example/console/x", "/other"):
+        landed = sign_in(http, EMAIL, PASSWORD, target)
+        assert landed.headers["location"] == "/console/segments"
+
+
+def test_pages_need_a_session_and_the_sandbox_page_needs_the_sandbox(
+    app: FastAPI, http: TestClient, api: ApiUser
+) -> None:
+    page = http.get("/console/lookalikes?advertiser=101", follow_redirects=False)
+    assert page.status_code == 303
+    assert (
+        page.headers["location"]
+        == "/console/sign-in?next=%2Fconsole%2Flookalikes%3Fadvertiser%3D101"
+    )
+    add_operator(app, EMAIL, PASSWORD, ADVERTISER)
+    sign_in(http, EMAIL, PASSWORD)
+    assert http.get("/console/sandbox").status_code == 404
+    assert 'href="/console/sandbox' not in http.get("/console/segments").text
+    out = http.post(
+        "/console/sign-out",
+        data={"csrf_token": "forged"},
+        follow_redirects=False,
+    )
+    assert out.status_code == 403
+    csrf = re.search(r'data-csrf="([^"]+)"', http.get("/console/segments").text)
+    assert csrf
+    out = http.post("/console/sign-out", data={"csrf_token": csrf[1]}, follow_redirects=False)
+    assert out.status_code == 303
+    assert http.get("/console/segments", follow_redirects=False).status_code == 303
