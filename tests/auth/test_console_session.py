@@ -3,6 +3,7 @@ through the API's own checks, and a read-only operator's token only reads."""
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -17,7 +18,7 @@ EMAIL = "ops@example.com"
 VIEWER = "viewer@example.com"
 PASSWORD = "correct horse battery"
 CREATE = "/2025-01/marketing-solutions/audience-segments/create"
-SEGMENT = {
+SEGMENT: dict[str, Any] = {
     "data": [
         {
             "type": "AudienceSegment",
@@ -77,11 +78,8 @@ def test_sign_in_then_token_acts_for_the_operator(
     created = http.post(CREATE, json=SEGMENT, headers=bearer(token))
     assert created.status_code == 200, created.text
     # The operator's advertiser only: another is refused as the API refuses any client.
-    elsewhere = {"data": [{**SEGMENT["data"][0]}]}
-    elsewhere["data"][0]["attributes"] = {
-        **SEGMENT["data"][0]["attributes"],
-        "advertiserId": str(OTHER_ADVERTISER),
-    }
+    elsewhere = copy.deepcopy(SEGMENT)
+    elsewhere["data"][0]["attributes"]["advertiserId"] = str(OTHER_ADVERTISER)
     refused = http.post(CREATE, json=elsewhere, headers=bearer(token))
     assert refused.json()["errors"][0]["code"] == "advertiser-access-denied", refused.text
 
