@@ -44,6 +44,10 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
+	@# The console's scripts are ES modules served as they are: each must parse.
+	@for script in src/reach/console/static/*.js; do \
+	  node --experimental-default-type=module --check "$$script" || exit 1; \
+	done
 
 typecheck: dev
 	$(BIN)/mypy
