@@ -9,6 +9,7 @@ API: it is one more client of it.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -98,6 +99,11 @@ def _render(request: Request, name: str, status: int = 200, **values: Any) -> HT
 def _pages(request: Request) -> list[Page]:
     sandbox = bool(request.app.state.settings.sandbox)
     return [page for page in PAGES if sandbox or not page.sandbox_only]
+
+
+def _same(given: str, expected: str) -> bool:
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a client may send.
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _safe_next(raw: str | None) -> str:
@@ -223,7 +229,7 @@ async def sign_out(request: Request) -> Response:
         form = parse_form(await _form_body(request))
     except FormError:
         form = {}
-    if form.get("csrf_token") != signed_in[0]:
+    if not _same(form.get("csrf_token", ""), signed_in[0]):
         return _render(
             request,
             "error.html",
@@ -246,7 +252,7 @@ async def console_token(request: Request) -> Response:
         if signed_in is None:
             return JSONResponse({"error": "Your console session has ended; sign in again."}, 401)
         csrf, operator, _ = signed_in
-        if request.headers.get(CSRF_HEADER) != csrf:
+        if not _same(request.headers.get(CSRF_HEADER, ""), csrf):
             return JSONResponse(
                 {"error": "The page is stale or did not send this request; reload it."}, 403
             )
