@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from reach.console.api import router as api_router
+from reach.console.lists import router as lists_router
 from reach.console.pages import PREFIX, console_router
 
 CONSOLE_ASSETS = f"{PREFIX}/static"
-CONSOLE_ROUTERS: tuple[APIRouter, ...] = (console_router, api_router)
+CONSOLE_ROUTERS: tuple[APIRouter, ...] = (console_router, api_router, lists_router)
