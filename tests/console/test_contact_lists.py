@@ -268,3 +268,38 @@ def test_an_advertiser_without_lists_is_told_how_to_make_one(
     assert link.get_attribute("href") == "/console/segments?advertiser=1002"
     expect(page.get_by_label("Contact list", exact=True)).to_be_hidden()
     screenshot(page, "contact-lists-empty")
+
+
+def test_cancel_stops_after_the_batch_under_way(
+    page_as: SignIn, console_site: ConsoleSite, tmp_path: Path
+) -> None:
+    segment = new_list(console_site, 1001, "Cancelled upload")
+    upload = tmp_path / "many.txt"
+    upload.write_text("\n".join(f"user{n}@example.com" for n in range(1, 12_001)), encoding="utf-8")
+    # The first batch waits on the server, long enough to press Cancel while it is under way.
+    status, rule = console_site.request(
+        "POST",
+        "/_reach/faults",
+        {
+            "operation": "UpdateContactListByAudienceSegment",
+            "answers": ["latency"],
+            "delayMs": 3000,
+        },
+        console_site.admin_token,
+    )
+    assert status == 201, rule
+    try:
+        page = page_as(MANAGER)
+        open_console(page, "contact-lists", 1001)
+        page.get_by_label("Contact list", exact=True).select_option(segment)
+        page.get_by_label(FILE_LABEL).set_input_files(upload)
+        page.get_by_role("button", name="Send 12,000 identifiers").click()
+        page.get_by_role("button", name="Cancel the upload").click()
+        result = page.locator("#upload-result")
+        expect(result).to_contain_text("Cancelled. 5,000 of 12,000 identifiers had been sent")
+        expect(page.locator("#progress-text")).to_have_text("41% (5,000 of 12,000)")
+        expect(page.get_by_role("button", name="Cancel the upload")).to_be_hidden()
+        expect(figure(page, "identifiers")).to_have_text("5,000")
+        assert statistics(console_site, segment)["numberOfIdentifiers"] == 5000
+    finally:
+        console_site.request("DELETE", "/_reach/faults", token=console_site.admin_token)

@@ -4,8 +4,10 @@ uses, and a read-only operator who cannot use the controls."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.console.conftest import (
@@ -43,6 +45,13 @@ def search(site: ConsoleSite, token: str) -> tuple[int, Any]:
     return site.request("POST", f"{SEARCH}?limit=1", body, token)
 
 
+@pytest.fixture
+def clear_faults_after(console_site: ConsoleSite) -> Iterator[None]:
+    """Fault rules act on the whole server: none outlives the test, even a failed one."""
+    yield
+    console_site.request("DELETE", "/_reach/faults", token=console_site.admin_token)
+
+
 def faults(site: ConsoleSite) -> list[dict[str, Any]]:
     status, answer = site.request("GET", "/_reach/faults", token=site.admin_token)
     assert status == 200, answer
@@ -51,7 +60,7 @@ def faults(site: ConsoleSite) -> list[dict[str, Any]]:
 
 
 def test_a_fault_added_on_the_page_strikes_then_is_cleared(
-    page_as: SignIn, console_site: ConsoleSite
+    page_as: SignIn, console_site: ConsoleSite, clear_faults_after: None
 ) -> None:
     page = page_as(MANAGER)
     open_console(page, "sandbox")
@@ -102,9 +111,30 @@ def test_a_fault_added_on_the_page_strikes_then_is_cleared(
     expect(struck.first.locator("td").nth(7)).to_have_text(f"503 (rule {rule['id']})")
     screenshot(page, "sandbox-faults")
 
+    # A share of the calls, of any client, drawn from a seed.
+    form.get_by_label("A share of the calls").check()
+    expect(form.get_by_label("Answers, in order")).to_be_hidden()
+    form.get_by_label("Client id").fill("")
+    form.get_by_label("Retry-After (s, for 429 and 503)").fill("")
+    form.get_by_label("Share (0 to 1)").fill("0.25")
+    form.get_by_label("Answer", exact=True).select_option("500")
+    form.get_by_label("At most (calls)").fill("3")
+    form.get_by_label("Seed").fill("7")
+    form.get_by_role("button", name="Add the fault").click()
+    expect(rows).to_have_count(2)
+    expect(rows.nth(1)).to_contain_text("500 for a share of 0.25, 3 at most (seed 7)")
+    expect(rows.nth(1)).to_contain_text("every client")
+    shared = faults(console_site)[1]
+    assert (shared["share"], shared["answer"], shared["count"], shared["seed"]) == (
+        0.25,
+        "500",
+        3,
+        7,
+    )
+
     page.get_by_role("button", name="Clear every rule").click()
     expect(page.locator("#faults-empty")).to_be_visible()
-    expect(page.locator("#notice")).to_have_text("1 fault rules cleared.")
+    expect(page.locator("#notice")).to_have_text("2 fault rules cleared.")
     assert faults(console_site) == []
 
 

@@ -36,7 +36,9 @@ const percent = new Intl.NumberFormat("en-US", { style: "percent", maximumFracti
 let lists = []; // the advertiser's ContactList segments
 let parsed = null; // {name, csv, header, rows | lines}
 let perCall = null; // the server's per-call limit, from the preview
-let uploading = null; // AbortController of the running upload
+// The running upload: {cancelled}. A cancel lets the batch under way finish (the server would
+// store it anyway), then sends no more, so the count of what was sent stays true.
+let uploading = null;
 
 function selectedList() {
   return lists.find((s) => s.id === select.value) || null;
@@ -311,8 +313,8 @@ async function upload(event) {
   clearProblems(form);
   const kind = typeSelect.value;
   const size = Math.min(perCall || BATCH_AT_MOST, BATCH_AT_MOST);
-  const controller = new AbortController();
-  uploading = controller;
+  const run = { cancelled: false };
+  uploading = run;
   updateSendButton();
   cancelButton.hidden = false;
   $("progress-field").hidden = false;
@@ -322,7 +324,7 @@ async function upload(event) {
   const totals = { sent: 0, valid: 0, invalid: 0, sample: [], warnings: [] };
   let failure = null;
   for (let start = 0; start < values.length; start += size) {
-    if (controller.signal.aborted) break;
+    if (run.cancelled) break;
     const attributes = { operation: "add", identifierType: kind, identifiers: values.slice(start, start + size) };
     if (kind === "gum") attributes.gumCallerId = gumCallerId();
     try {
@@ -330,7 +332,6 @@ async function upload(event) {
         "PATCH",
         `/audience-segments/${segment.id}/contact-list`,
         { data: { type: "ContactlistAmendment", attributes } },
-        { signal: controller.signal },
       );
       const receipt = answer.data.attributes;
       totals.valid += receipt.nbValidIdentifiers;
@@ -339,7 +340,6 @@ async function upload(event) {
       const batch = `Batch ${formatNumber(start / size + 1)} of ${formatNumber(Math.ceil(values.length / size))}`;
       totals.warnings.push(...answer.warnings.map((w) => `${batch}: ${w.detail || w.title}`));
     } catch (error) {
-      if (error.name === "AbortError") break;
       failure = error;
       break;
     }
@@ -348,6 +348,7 @@ async function upload(event) {
   }
   uploading = null;
   cancelButton.hidden = true;
+  cancelButton.disabled = false;
   updateSendButton();
   const lines = [];
   if (failure) {
@@ -355,7 +356,7 @@ async function upload(event) {
     lines.push(
       el("p", { class: "error" }, `The upload stopped: ${failure.message}. ${formatNumber(totals.sent)} of ${formatNumber(values.length)} identifiers had been sent and stay in the list; fix the problem and send the file again (identifiers sent twice are kept once).`),
     );
-  } else if (controller.signal.aborted) {
+  } else if (run.cancelled && totals.sent < values.length) {
     lines.push(
       el("p", {}, `Cancelled. ${formatNumber(totals.sent)} of ${formatNumber(values.length)} identifiers had been sent and stay in the list.`),
     );
@@ -449,7 +450,10 @@ function start() {
   columnSelect.addEventListener("change", preview);
   form.addEventListener("submit", upload);
   cancelButton.addEventListener("click", () => {
-    if (uploading) uploading.abort();
+    if (!uploading) return;
+    uploading.cancelled = true;
+    cancelButton.disabled = true;
+    $("progress-text").textContent += " — cancelling after this batch…";
   });
   $("wipe").addEventListener("click", askWipe);
   $("wipe-dialog").addEventListener("close", onWipeClosed);
