@@ -237,6 +237,7 @@ def test_a_read_only_operator_sees_lists_but_cannot_change_them(
     page.get_by_label("Contact list", exact=True).select_option(segment)
     expect(figure(page, "identifiers")).to_have_text("500")
     expect(figure(page, "matches")).to_have_text(f"{expected['numberOfMatches']:,}")
+    expect(page.locator("#read-only-lists")).to_contain_text("read-only operator")
     expect(page.get_by_label(FILE_LABEL)).to_be_disabled()
     expect(page.get_by_role("button", name="Wipe the list…")).to_be_disabled()
     expect(page.locator("#send")).to_be_disabled()
