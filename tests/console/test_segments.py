@@ -393,14 +393,20 @@ def test_filters_narrow_the_list(page_as: SignIn, console_site: ConsoleSite) -> 
     expect(rows).to_have_count(len(segments_of(console_site)))
 
 
-def test_an_advertiser_without_segments_sees_how_to_start(page_as: SignIn) -> None:
+def test_an_advertiser_without_segments_sees_how_to_start(
+    page_as: SignIn, console_site: ConsoleSite
+) -> None:
     page = page_as(MANAGER)
-    # Advertiser 1002 gets no segment from these tests.
+    # These tests give advertiser 1002 no segment (others sharing the site might).
     open_console(page, "segments", 1002)
     expect(page.locator("#list-wrap")).to_have_attribute("data-sizes", "ready")
-    if page.locator("#segments-table tbody tr").count() == 0:
+    existing = segments_of(console_site, 1002)
+    if existing:
+        expect(page.locator("#segments-table tbody tr")).to_have_count(len(existing))
+    else:
         expect(page.locator("#list-empty")).to_have_text("No segments yet: create one below.")
         expect(page.locator("#segments-table")).to_be_hidden()
+        screenshot(page, "segments-empty")
 
 
 def test_a_read_only_operator_sees_but_cannot_change(
@@ -443,3 +449,143 @@ def test_the_page_fits_a_phone(page_as: SignIn, console_site: ConsoleSite) -> No
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{label}: the page is {width}px wide"
     screenshot(page, "segments-phone")
+
+
+def test_every_type_is_edited_through_the_form(page_as: SignIn, console_site: ConsoleSite) -> None:
+    brand = console_site.api(
+        "GET", f"/audience-segments/in-market-brands?advertiser-id={ADVERTISER}&country=FR"
+    )["data"][0]["id"]
+    shoppers = unique("Edited shoppers")
+    create_through_api(
+        console_site,
+        shoppers,
+        inMarket={"country": "FR", "brandIds": [brand], "gender": "Male", "priceRange": ["High"]},
+    )
+    prospects = unique("Edited prospects")
+    create_through_api(
+        console_site,
+        prospects,
+        prospecting={"usersType": "Prospects", "daysSinceLastVisitMax": 40},
+    )
+    places = unique("Edited places")
+    create_through_api(
+        console_site,
+        places,
+        location={
+            "pointsOfInterest": [
+                {"name": "Paris", "latitude": 48.8566, "longitude": 2.3522},
+                {"name": "Lyon", "latitude": 45.764, "longitude": 4.8357},
+            ],
+            "radiusInKm": 10,
+        },
+    )
+    page = page_as(MANAGER)
+    open_segments(page)
+
+    def edit(name: str) -> None:
+        row(page, name).get_by_role("button", name=f"Edit {name}").click()
+        expect(page.get_by_role("heading", name=f"Edit “{name}”")).to_be_visible()
+
+    def save(name: str) -> dict[str, Any]:
+        page.get_by_role("button", name="Save changes").click()
+        expect(page.locator("#notice")).to_have_text(f"Saved “{name}”.")
+        attributes: dict[str, Any] = named(console_site, name)["attributes"]
+        return attributes
+
+    edit(shoppers)
+    expect(page.locator("#brand-chips li")).to_have_count(1)
+    expect(page.get_by_label("Gender of the products")).to_have_value("Male")
+    page.get_by_label("Gender of the products").select_option("")
+    page.locator("#im-price-range").get_by_label("Low", exact=True).check()
+    assert save(shoppers)["inMarket"] == {
+        "country": "FR",
+        "brandIds": [brand],
+        "interestIds": [],
+        "buyingPower": [],
+        "priceRange": ["Low", "High"],
+    }
+
+    edit(prospects)
+    expect(page.get_by_label("Window to (days ago, optional)")).to_have_value("40")
+    page.get_by_label("Window to (days ago, optional)").fill("")
+    page.get_by_label("Description (optional)").fill("Any time")
+    edited = save(prospects)
+    assert edited["prospecting"] == {"usersType": "Prospects"}
+    assert edited["description"] == "Any time"
+
+    edit(places)
+    expect(page.locator("#point-list li")).to_have_count(2)
+    expect(page.locator(".map-dots circle")).to_have_count(2)
+    page.get_by_role("button", name="Remove point 1").click()
+    expect(page.locator(".map-dots circle")).to_have_count(1)
+    page.get_by_label("Radius around each point (km)").fill("40")
+    assert save(places)["location"] == {
+        "pointsOfInterest": [{"name": "Lyon", "latitude": 45.764, "longitude": 4.8357}],
+        "radiusInKm": 40,
+        "registryType": "PointOfInterest",
+    }
+
+
+def test_the_map_is_usable_with_the_keyboard(page_as: SignIn) -> None:
+    page = page_as(MANAGER)
+    open_segments(page)
+    page.get_by_label("Segment type").select_option(label="Location: people near places")
+    page.get_by_label("Radius around each point (km)").fill("300")
+    canvas = page.get_by_role("application", name="Map of the points of interest")
+    canvas.focus()
+    # Enter adds a point at the centre; arrows pan; + zooms in, so the same key moves less.
+    page.keyboard.press("Enter")
+    expect(page.locator("#point-list li")).to_have_count(1)
+    first = float(page.locator("#point-0-longitude").input_value())
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    second = float(page.locator("#point-1-longitude").input_value())
+    wide_step = second - first
+    assert wide_step > 0
+    page.keyboard.press("+")
+    expect(page.locator(".map-status")).to_have_text("Zoom 1")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")
+    third = float(page.locator("#point-2-longitude").input_value())
+    assert abs((third - second) - wide_step / 2) < 0.01
+    # The 300 km radius is drawn to scale around each point (the last one is in view).
+    radius = float(page.locator(".map-area").last.get_attribute("r") or "0")
+    assert radius > 4
+    page.keyboard.press("-")
+    expect(page.locator(".map-status")).to_have_text("Zoom 0")
+    expect(page.locator(".map-area")).to_have_count(3)
+    smaller = float(page.locator(".map-area").last.get_attribute("r") or "0")
+    assert abs(smaller - radius / 2) < 0.01
+    # A point typed in moves its dot.
+    page.locator("#point-0-latitude").fill("-33.8688")
+    page.locator("#point-0-longitude").fill("151.2093")
+    dot = page.locator(".map-dots circle").first
+    expect(dot.locator("title")).to_contain_text("-33.8688, 151.2093")
+    assert_accessible(page)
+
+
+def test_the_map_draws_tiles_in_web_mercator(page_as: SignIn) -> None:
+    """With a tile server configured the map lays its tiles under the points."""
+    page = page_as(MANAGER)
+    open_segments(page)
+    hrefs = page.evaluate(
+        """async () => {
+            const { LocationMap } = await import('/console/static/map.js');
+            const host = document.createElement('div');
+            document.body.append(host);
+            const tiles = 'https://tiles.example.com/{z}/{x}/{y}.png';
+            const map = new LocationMap(host, { tiles });
+            map.setPoints([{ name: 'Paris', latitude: 48.8566, longitude: 2.3522 }], 5);
+            const first = [...host.querySelectorAll('image')].map((i) => i.getAttribute('href'));
+            map.zoomBy(3);
+            const zoomed = [...host.querySelectorAll('image')].map((i) => i.getAttribute('href'));
+            host.remove();
+            return { first, zoomed };
+        }"""
+    )
+    # The whole world at zoom 0 is 640 px wide: tiles of 256 px are level 1 (2 x 2 tiles).
+    assert sorted(hrefs["first"]) == sorted(
+        f"https://tiles.example.com/1/{x}/{y}.png" for x in (0, 1) for y in (0, 1)
+    )
+    assert all(h.startswith("https://tiles.example.com/4/") for h in hrefs["zoomed"])
+    assert len(hrefs["zoomed"]) >= 4

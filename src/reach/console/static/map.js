@@ -205,8 +205,9 @@ export class LocationMap {
     const size = this.scale / count;
     const left = this.centre.x * this.scale - WIDTH / 2;
     const top = this.centre.y * this.scale - HEIGHT / 2;
-    for (let ty = Math.max(0, Math.floor(top / size)); ty <= Math.min(count - 1, Math.floor((top + HEIGHT) / size)); ty += 1) {
-      for (let tx = Math.floor(left / size); tx <= Math.floor((left + WIDTH) / size); tx += 1) {
+    const last = (edge) => Math.ceil(edge / size) - 1; // the tile ending at or after the edge
+    for (let ty = Math.max(0, Math.floor(top / size)); ty <= Math.min(count - 1, last(top + HEIGHT)); ty += 1) {
+      for (let tx = Math.floor(left / size); tx <= last(left + WIDTH); tx += 1) {
         const wrapped = ((tx % count) + count) % count;
         const href = this.tiles.replace("{z}", z).replace("{x}", wrapped).replace("{y}", ty);
         layer.append(
@@ -252,7 +253,8 @@ export class LocationMap {
     areas.replaceChildren();
     dots.replaceChildren();
     this.points.forEach((point, index) => {
-      if (!Number.isFinite(point.latitude) || !Number.isFinite(point.longitude)) return;
+      // A point off the globe has no place on the map (the form shows why it is refused).
+      if (!(Math.abs(point.latitude) <= 90 && Math.abs(point.longitude) <= 180)) return;
       const at = this.toScreen(point.latitude, point.longitude);
       // Repeated around the date line so a point stays visible wherever the view is.
       for (const shift of [-this.scale, 0, this.scale]) {

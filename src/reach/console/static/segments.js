@@ -146,9 +146,9 @@ function renderList() {
         "tr",
         { dataset: { id: segment.id, type: a.type } },
         el("th", { scope: "row" }, el("span", { class: "segment-name" }, a.name), a.description ? el("span", { class: "hint block" }, a.description) : null),
-        el("td", {}, TYPE_LABELS[a.type] || a.type),
-        el("td", { class: "number" }, sizeCell(segment.id)),
-        el("td", {}, whenCell(a.updatedAt)),
+        el("td", { dataset: { label: "Type" } }, TYPE_LABELS[a.type] || a.type),
+        el("td", { class: "number", dataset: { label: "Size" } }, sizeCell(segment.id)),
+        el("td", { dataset: { label: "Last update" } }, whenCell(a.updatedAt)),
         el(
           "td",
           { class: "actions" },
@@ -586,6 +586,10 @@ function renderChips() {
   );
 }
 
+// The warnings of a list answer (sizes withheld below the privacy floor, an old index) as a
+// sentence to append.
+const notes = (warnings) => (warnings || []).map((w) => ` ${w.detail || w.title}`).join("");
+
 const sizeNote = (size) => el("span", { class: "size" }, formatSize(size, []));
 
 function renderBrandOptions() {
@@ -610,7 +614,7 @@ function renderBrandOptions() {
   );
   if (state.catalogueCountry) {
     $("brand-status").textContent = matching.length
-      ? `${formatNumber(matching.length)} brands${matching.length > shown.length ? `, the first ${shown.length} shown: type to narrow` : ""}; sizes are people in ${state.catalogueCountry}.`
+      ? `${formatNumber(matching.length)} brands${matching.length > shown.length ? `, the first ${shown.length} shown: type to narrow` : ""}; sizes are people in ${state.catalogueCountry}.${notes(state.brandWarnings)}`
       : state.brands.length
         ? "No brand matches this search."
         : "The catalogue holds no brand.";
@@ -691,7 +695,7 @@ function renderInterestTree() {
     const roots = [...state.interests.values()].filter((n) => !n.parentId);
     rows = roots.map((n) => interestRow(n, 0, false));
     if (state.catalogueCountry) {
-      $("interest-status").textContent = `${formatNumber(state.interests.size)} interests; sizes are people in ${state.catalogueCountry}, including the categories below.`;
+      $("interest-status").textContent = `${formatNumber(state.interests.size)} interests; sizes are people in ${state.catalogueCountry}, including the categories below.${notes(state.interestWarnings)}`;
     }
   }
   tree.replaceChildren(...rows);
