@@ -97,7 +97,8 @@ export async function call(method, path, body = undefined, { admin = false, sign
 }
 
 // Every item of a search, page by page (the API's offset/limit paging).
-export async function searchAll(path, attributes, limit = 200) {
+// The API pages by at most 100 items.
+export async function searchAll(path, attributes, limit = 100) {
   const found = [];
   for (let offset = 0; ; offset += limit) {
     const page = await call("POST", `${path}?limit=${limit}&offset=${offset}`, {
