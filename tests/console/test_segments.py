@@ -362,6 +362,7 @@ def test_a_segment_is_edited_and_deleted(page_as: SignIn, console_site: ConsoleS
     row(page, renamed).get_by_role("button", name=f"Delete {renamed}").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(renamed)
+    assert_accessible(page)
     dialog.get_by_role("button", name="Keep it").click()
     assert named(console_site, renamed)["id"] == segment_id
     row(page, renamed).get_by_role("button", name=f"Delete {renamed}").click()
@@ -589,3 +590,24 @@ def test_the_map_draws_tiles_in_web_mercator(page_as: SignIn) -> None:
     )
     assert all(h.startswith("https://tiles.example.com/4/") for h in hrefs["zoomed"])
     assert len(hrefs["zoomed"]) >= 4
+
+
+def test_a_lookalike_shows_its_size_once_computed(
+    page_as: SignIn, console_site: ConsoleSite
+) -> None:
+    seed = create_through_api(console_site, unique("Seed visitors"), **retargeting(60))
+    name = unique("Computed lookalike")
+    segment_id = create_through_api(
+        console_site, name, lookalike={"seedSegmentId": seed, "targetSize": 250}
+    )
+    page = page_as(MANAGER)
+    open_segments(page)
+    size = page.locator(f"#segments-table tr[data-id='{segment_id}'] .size")
+    # Until the model is built it says so; the page asks again without a reload.
+    expect(size).to_have_text("250", timeout=90_000)
+    computed = console_site.api(
+        "POST",
+        "/audience-segments/compute-sizes",
+        {"data": [{"id": segment_id, "type": "AudienceSegment"}]},
+    )
+    assert computed["data"][0]["attributes"]["size"] == 250

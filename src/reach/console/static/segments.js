@@ -91,7 +91,30 @@ async function loadSizes() {
     }
   }
   $("list-wrap").dataset.sizes = "ready";
-  renderList();
+  // In place: a keyboard user's focus stays where it is.
+  for (const tr of $("segments-table").querySelectorAll("tbody tr")) {
+    tr.querySelector("td.number").replaceChildren(sizeCell(tr.dataset.id));
+  }
+  scheduleRecheck();
+}
+
+// A lookalike being computed has no size yet: its sizes are asked again a few times.
+const RECHECK_MS = 5000;
+const RECHECKS = 24;
+const recheck = { timer: null, left: RECHECKS };
+
+function scheduleRecheck() {
+  clearTimeout(recheck.timer);
+  const computing = [...state.sizes.values()].some((sized) =>
+    (sized.warnings || []).some((w) => w.code === "lookalike-computing"),
+  );
+  if (!computing) {
+    recheck.left = RECHECKS;
+    return;
+  }
+  if (recheck.left <= 0) return;
+  recheck.left -= 1;
+  recheck.timer = setTimeout(loadSizes, RECHECK_MS);
 }
 
 function sizeCell(id) {
