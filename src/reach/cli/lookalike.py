@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -10,7 +10,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from reach.cli.context import Context, context, err, fail, out
-from reach.reference.taxonomy import taxonomy
 
 if TYPE_CHECKING:
     from reach.lookalike.worker import LookalikeWorker
@@ -114,76 +113,54 @@ def status() -> None:
 
 
 def _state(worker: LookalikeWorker, segment_id: int, pending: set[int]) -> str:
-    if segment_id in pending:
-        return "pending"
-    failure = worker.results.failure(segment_id)
-    if not failure:
-        return "built"
-    return f"failed: {escape(failure)} (retry: reach lookalike build --retry)"
+    from reach.lookalike.explain import RETRY, state  # noqa: PLC0415
+
+    found = state(worker.results, segment_id, segment_id in pending)
+    if found.reason is None:
+        return found.name
+    return f"failed: {escape(found.reason)} (retry: {RETRY})"
 
 
 @app.command()
 def explain(segment_id: Annotated[int, typer.Argument(metavar="SEGMENT_ID")]) -> None:
     """The strongest features of a lookalike's model, and what it was trained on."""
+    from reach.lookalike.explain import (  # noqa: PLC0415
+        brand_names,
+        explanation,
+        share_text,
+        weight_text,
+    )
     from reach.lookalike.storage import ResultStore  # noqa: PLC0415
-    from reach.reference.repository import BrandRepository  # noqa: PLC0415
 
     with context() as ctx:
         results = ResultStore(ctx.settings.data_dir / "lookalikes")
-        summary = results.summary(segment_id)
-        if summary is None:
+        with ctx.database.session() as session:
+            brands = brand_names(session)
+        found = explanation(results, segment_id, brands)
+        if found is None:
             fail(
                 f"lookalike {segment_id} has no model yet (is it a lookalike? is its model built?"
                 " see `reach lookalike status`)"
             )
             return
-        with ctx.database.session() as session:
-            brands = {brand.id: brand.name for brand in BrandRepository(session).list()}
-        training = summary["training"]
-        auc = summary["holdout_auc"]
+        auc = found.holdout_auc
         out.print(
-            f"Lookalike {segment_id}: {summary['size']:,} members among"
-            f" {summary['eligible_size']:,} eligible users of {', '.join(summary['countries'])};"
-            f" seed of {summary['seed_size']:,} matched users."
+            f"Lookalike {segment_id}: {found.size:,} members among"
+            f" {found.eligible_size:,} eligible users of {', '.join(found.countries)};"
+            f" seed of {found.seed_size:,} matched users."
         )
         out.print(
-            f"Trained on {training['positives']:,} seed users and {training['negatives']:,}"
+            f"Trained on {found.positives:,} seed users and {found.negatives:,}"
             f" others; holdout AUC {'-' if auc is None else f'{auc:.3f}'};"
-            f" index {summary['build_id']} (data up to {summary['index_as_of']});"
-            f" built {summary['built_at']} in {summary['seconds']:.1f} s."
+            f" index {found.build_id} (data up to {found.index_as_of});"
+            f" built {found.built_at} in {found.seconds:.1f} s."
         )
         table = Table("feature", "weight", "in seed", "among eligible")
-        for feature in summary["features"]:
+        for feature in found.features:
             table.add_row(
-                label(feature["key"], brands),
-                f"{feature['weight']:+.3f}",
-                f"{feature['seed_share']:.1%}",
-                f"{feature['eligible_share']:.1%}",
+                feature.label,
+                weight_text(feature.weight),
+                share_text(feature.seed_share),
+                share_text(feature.eligible_share),
             )
         out.print(table)
-
-
-def label(key: list[Any], brands: dict[int, str]) -> str:
-    """A feature in words."""
-    kind, *rest = key
-    if kind == "interest":
-        interest = taxonomy().interests.get(str(rest[0]))
-        return f"browsed {interest.path if interest else rest[0]}"
-    if kind == "brand":
-        return f"browsed brand {brands.get(int(rest[0]), rest[0])}"
-    if kind == "price":
-        return f"browsed {rest[0]}-priced products"
-    if kind == "visited":
-        return f"visited advertiser {rest[0]} in the last {rest[1]} days"
-    if kind == "visit_days":
-        return f"visited advertiser {rest[0]} on {rest[1]}+ days"
-    if kind == "bought":
-        return f"bought from advertiser {rest[0]}"
-    if kind == "area":
-        import h3.api.basic_int as h3  # noqa: PLC0415
-
-        lat, lon = h3.cell_to_latlng(h3.str_to_int(str(rest[0])))
-        return f"seen around {lat:.2f}, {lon:.2f}"
-    if kind == "behavioral":
-        return f"behavioral {rest[0]} ({rest[1]})"
-    return f"{kind.replace('_', ' ')} {' '.join(str(part) for part in rest)}"
