@@ -272,7 +272,15 @@ def pick_in_market(page: Page, site: ConsoleSite, name: str) -> tuple[str, str]:
     expect(root_box).to_be_focused()
     page.keyboard.press("ArrowLeft")
     expect(child_box).to_have_count(0)
+    # Search as you type: the matching interests as a flat list, the chosen one ticked.
+    page.get_by_label("Find an interest").fill(child)
+    expect(page.locator("#interest-tree .tree-box")).to_have_count(1)
+    expect(child_box).to_be_checked()
     screenshot(page, "segments-in-market-picker")
+    page.get_by_label("Find an interest").fill("")
+    expect(page.locator("#interest-tree > li")).to_have_count(
+        sum(1 for i in tree.interests.values() if i.parent_id is None)
+    )
     assert_accessible(page)
     # A chip removes its choice; choosing again through the search puts it back.
     page.get_by_role("button", name=f"Remove {brand['attributes']['name']}").click()

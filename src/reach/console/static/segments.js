@@ -174,7 +174,7 @@ function renderList() {
         el("td", { dataset: { label: "Last update" } }, whenCell(a.updatedAt)),
         el(
           "td",
-          { class: "actions" },
+          { class: "row-actions" },
           editable
             ? el("button", { type: "button", class: "secondary", "data-write": true, "aria-label": `Edit ${a.name}`, onclick: () => startEdit(segment) }, "Edit")
             : null,
@@ -803,6 +803,12 @@ function wire() {
 if (form && context.advertiserId) {
   wire();
   resetForm();
+  // The form only changes things: each of its controls is a write, and for a read-only
+  // operator the whole of it is disabled (controls drawn later included).
+  for (const control of form.elements) {
+    if (control.tagName !== "FIELDSET") control.dataset.write = "";
+  }
+  $("form-controls").disabled = context.readOnly;
   applyReadOnly(document);
   loadSegments();
 }
