@@ -23,9 +23,12 @@ from tests.console.conftest import (
 BUILT_WITHIN_MS = 120_000
 
 
-def create_lookalike(site: ConsoleSite, name: str, target_size: int) -> tuple[str, str]:
-    """A lookalike of advertiser 1001 over its visitors of the last 20 days: (seed, lookalike)."""
-    seed_body = {"data": [retargeting(1001, f"{name} seed", 0, 20)]}
+def create_lookalike(
+    site: ConsoleSite, name: str, target_size: int, seed: dict[str, Any] | None = None
+) -> tuple[str, str]:
+    """A lookalike of advertiser 1001 over ``seed`` (by default its visitors of the last 20
+    days): (seed id, lookalike id)."""
+    seed_body = {"data": [seed or retargeting(1001, f"{name} seed", 0, 20)]}
     [seed] = site.api("POST", "/audience-segments/create", seed_body)["data"]
     look_body = {
         "data": [
@@ -104,3 +107,21 @@ def test_a_read_only_operator_sees_the_model_too(
     row.get_by_role("button", name="Explain Read-only alike").click()
     expect(page.get_by_role("heading", name="Model of Read-only alike")).to_be_visible()
     assert feature_rows(page) == explained_by_the_command(console_site, look)
+
+
+def test_a_model_of_an_empty_seed_says_so(page_as: SignIn, console_site: ConsoleSite) -> None:
+    # A contact list nobody was uploaded to: a seed without a single matched user.
+    empty = {"attributes": {"advertiserId": "1001", "name": "Nobody yet", "contactList": {}}}
+    _, look = create_lookalike(console_site, "Alike to nobody", 200, seed=empty)
+    page = page_as(MANAGER)
+    row = built_row(page, look)
+    # Its size is withheld below the privacy floor, as the API withholds it, and says so.
+    expect(row.locator(".size")).to_contain_text("Fewer than")
+    row.get_by_role("button", name="Explain Alike to nobody").click()
+    explained = page.locator("#explain")
+    expect(explained.locator(".warnings li")).to_contain_text(
+        [f"The seed of lookalike {look} has fewer than"]
+    )
+    expect(explained.locator(".empty")).to_have_text("The model kept no feature.")
+    assert "Members\nfewer than" in page.locator("#model-facts").inner_text()
+    assert_accessible(page)

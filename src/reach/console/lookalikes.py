@@ -22,6 +22,7 @@ from reach.kit.ids import parse_id
 from reach.kit.middleware import wire_problems
 from reach.kit.privacy import SizePrivacy
 from reach.kit.problems import Problem
+from reach.kit.sizes import floor_warning
 from reach.kit.wire import JsonResponse
 from reach.lookalike.explain import (
     RETRY,
@@ -52,11 +53,12 @@ def lookalike(
     index: IndexDep,
 ) -> JsonResponse:
     """``{"data": {id, advertiserId, name, seedSegmentId, targetSize, state, reason, retry,
-    size, model}, "warnings": [...]}``: ``state`` is ``pending``, ``built`` or ``failed`` (with
-    ``reason`` and the command that retries), or ``no-index`` while no index is in service;
-    ``model`` is the newest model explained (null until one is built), ``current`` when it is
-    the model of the lookalike's present inputs. The warnings are the seed's, as a size request
-    of the lookalike gives them."""
+    size, sizeFloor, model}, "warnings": [...]}``: ``state`` is ``pending``, ``built`` or
+    ``failed`` (with ``reason`` and the command that retries), or ``no-index`` while no index
+    is in service; ``model`` is the newest model explained (null until one is built),
+    ``current`` when it is the model of the lookalike's present inputs. The warnings are the
+    seed's, as a size request of the lookalike gives them; counts below ``sizeFloor`` are
+    withheld (null), as sizes are."""
     number = parse_id(segment_id)
     segments = AudienceSegmentRepository(session)
     found = segments.by_ids([number], reader.advertiser_ids) if number is not None else {}
@@ -76,6 +78,7 @@ def lookalike(
         "reason": "No index is in service yet: the model is built once one is (reach index build).",
         "retry": None,
         "size": None,
+        "sizeFloor": None,
         "model": None,
     }
     warnings: list[Problem] = []
@@ -94,8 +97,14 @@ def lookalike(
         service = LookalikeService(session, settings, index, lists, lookalikes)
         warnings = [*lists.privacy.notice(), *service.diagnostics(segment, SIZE)]
         if explained is not None:
-            data["model"] = _model(explained, wanted.seed_question, lists.privacy, wanted.key)
-            data["size"] = data["model"]["size"] if data["model"]["current"] else None
+            model = _model(explained, wanted.seed_question, lists.privacy, wanted.key)
+            data["model"] = model
+            if model["current"]:
+                data["size"] = model["size"]
+                if model["size"] is None:
+                    warnings.append(floor_warning(lists.privacy.floor, SIZE))
+        # Counts below it are withheld (null), as sizes are.
+        data["sizeFloor"] = lists.privacy.floor
     return JsonResponse({"data": data, "errors": [], "warnings": wire_problems(request, warnings)})
 
 

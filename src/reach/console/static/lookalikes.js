@@ -2,7 +2,7 @@
 // one model explained (what it was trained on, its strongest features as a table and a chart).
 // The segments come from the API's search; each model's state and explanation from
 // /console/api/lookalikes/{id}, which reads them as `reach lookalike status` and `explain` do.
-import { ApiError, applyReadOnly, busy, call, context, el, formatNumber, notify, searchAll } from "./console.js";
+import { ApiError, applyReadOnly, busy, call, context, el, formatNumber, formatSize, notify, searchAll } from "./console.js";
 
 const $ = (id) => document.getElementById(id);
 // The largest page the API serves.
@@ -30,6 +30,16 @@ function segmentName(id) {
 
 function stateText(item) {
   return STATES[item.state] || item.state;
+}
+
+// Why the size is null when it is withheld (the API's own warning), so that it says so.
+function withheld(item) {
+  return (item.warnings || []).filter((w) => w.code === "size-below-privacy-floor");
+}
+
+// A count of the model: withheld below the floor, as sizes are.
+function count(value, floor) {
+  return value === null || value === undefined ? `fewer than ${formatNumber(floor)} (withheld)` : formatNumber(value);
 }
 
 // What the operator can do about a state, in words.
@@ -82,7 +92,7 @@ function renderList(states) {
         el("th", { scope: "row" }, `${segment.attributes.name} `, el("span", { class: "hint" }, `(${segment.id})`)),
         el("td", {}, segmentName(item.seedSegmentId)),
         el("td", { class: "number" }, formatNumber(item.targetSize)),
-        el("td", { class: "number" }, el("span", { class: "size" }, formatNumber(item.size))),
+        el("td", { class: "number" }, el("span", { class: "size" }, formatSize(item.size, withheld(item)))),
         el(
           "td",
           { class: "model-state" },
@@ -161,19 +171,19 @@ function renderExplanation(item) {
       ),
     );
   }
-  parts.push(diagnostics(model), features(model.features));
+  parts.push(diagnostics(model, item.sizeFloor), features(model.features));
   $("explain").replaceChildren(...parts);
 }
 
-function diagnostics(model) {
+function diagnostics(model, floor) {
   const auc = model.holdoutAuc === null ? "—" : model.holdoutAuc.toFixed(3);
   const rows = [
-    ["Members", formatNumber(model.size)],
+    ["Members", count(model.size, floor)],
     ["Target size", formatNumber(model.targetSize)],
-    ["Seed (matched users)", formatNumber(model.seedSize)],
-    ["Eligible users", formatNumber(model.eligibleSize)],
-    ["Countries", model.countries.join(", ")],
-    ["Trained on", `${formatNumber(model.positives)} seed users, ${formatNumber(model.negatives)} others`],
+    ["Seed (matched users)", count(model.seedSize, floor)],
+    ["Eligible users", count(model.eligibleSize, floor)],
+    ["Countries", model.countries.join(", ") || "none"],
+    ["Trained on", `${count(model.positives, floor)} seed users, ${count(model.negatives, floor)} others`],
     ["Holdout AUC", auc],
     ["Index", `${model.buildId} (data up to ${model.indexAsOf})`],
     ["Built", `${model.builtAt} in ${model.seconds.toFixed(1)} s`],
