@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.builders import retargeting
 from tests.console.conftest import (
     MANAGER,
+    PHONE,
     VIEWER,
     ConsoleSite,
     SignIn,
@@ -102,11 +103,15 @@ def test_a_read_only_operator_sees_the_model_too(
     page_as: SignIn, console_site: ConsoleSite
 ) -> None:
     _, look = create_lookalike(console_site, "Read-only alike", 300)
-    page = page_as(VIEWER)
+    page = page_as(VIEWER, viewport=PHONE)
     row = built_row(page, look)
     row.get_by_role("button", name="Explain Read-only alike").click()
     expect(page.get_by_role("heading", name="Model of Read-only alike")).to_be_visible()
     assert feature_rows(page) == explained_by_the_command(console_site, look)
+    # On a phone the chart keeps its text legible: labels above the bars, at full width.
+    expect(page.locator("svg.weights-chart rect")).to_have_count(len(feature_rows(page)))
+    screenshot(page, "lookalike-explain-phone")
+    assert_accessible(page)
 
 
 def test_a_model_of_an_empty_seed_says_so(page_as: SignIn, console_site: ConsoleSite) -> None:

@@ -234,17 +234,21 @@ function features(list) {
     el("h3", {}, "Weights"),
     chart(list),
     el("h3", {}, "Features"),
-    el("div", { class: "table-wrap" }, table),
+    // Focusable, so that a table wider than the screen scrolls by keyboard too.
+    el("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": "Features, scrollable" }, table),
   );
 }
 
 // A bar per feature, from a middle axis: right (green) for a positive weight, left (red) for a
-// negative one, scaled to the largest weight.
+// negative one, scaled to the largest weight. Labels left of the bars on a wide screen, above
+// them on a narrow one (where the chart would otherwise shrink its text out of reach).
 function chart(list) {
-  const labelWidth = 360;
-  const half = 200;
-  const rowHeight = 22;
-  const width = labelWidth + 2 * half + 70;
+  const narrow = window.matchMedia("(max-width: 700px)").matches;
+  const labelWidth = narrow ? 0 : 360;
+  const half = narrow ? 140 : 200;
+  const labelHeight = narrow ? 16 : 0;
+  const rowHeight = 22 + labelHeight;
+  const width = labelWidth + 2 * half + (narrow ? 0 : 70);
   const height = rowHeight * list.length + 8;
   const largest = Math.max(...list.map((f) => Math.abs(f.weight)), 1e-9);
   const svg = svgEl("svg", {
@@ -258,21 +262,30 @@ function chart(list) {
   title.textContent = `Weights of the ${list.length} strongest features (the table below lists them)`;
   svg.append(title);
   const axis = labelWidth + half;
+  const longest = narrow ? 56 : 52;
   list.forEach((f, i) => {
     const y = 4 + i * rowHeight;
-    const length = (Math.abs(f.weight) / largest) * (half - 4);
-    const text = svgEl("text", { x: labelWidth - 8, y: y + 15, "text-anchor": "end", "font-size": 12, fill: "#1b1f24" });
-    text.textContent = f.label.length > 52 ? `${f.label.slice(0, 51)}…` : f.label;
+    const barY = y + labelHeight;
+    // Room for the value beside the bar on a narrow screen.
+    const length = (Math.abs(f.weight) / largest) * (half - (narrow ? 50 : 4));
+    const text = svgEl("text", {
+      x: narrow ? 0 : labelWidth - 8,
+      y: y + (narrow ? 12 : 15),
+      "text-anchor": narrow ? "start" : "end",
+      "font-size": 12,
+      fill: "#1b1f24",
+    });
+    text.textContent = f.label.length > longest ? `${f.label.slice(0, longest - 1)}…` : f.label;
     const bar = svgEl("rect", {
       x: f.weight >= 0 ? axis : axis - length,
-      y: y + 3,
+      y: barY + 3,
       width: Math.max(length, 1),
-      height: rowHeight - 6,
+      height: 16,
       fill: f.weight >= 0 ? "#146c2e" : "#b3261e",
     });
     const value = svgEl("text", {
       x: f.weight >= 0 ? axis + length + 4 : axis - length - 4,
-      y: y + 15,
+      y: barY + 15,
       "text-anchor": f.weight >= 0 ? "start" : "end",
       "font-size": 12,
       fill: "#1b1f24",
