@@ -283,7 +283,7 @@ def test_drag_and_drop_builds_a_three_level_audience(
 ) -> None:
     segments = four_segments(console_site)
     (a, a_id), (b, b_id), (c, c_id), (d, d_id) = segments.values()
-    page = page_as(MANAGER)
+    page: Page = page_as(MANAGER)
     start_new(page)
 
     def palette(name: str) -> Locator:
@@ -326,7 +326,7 @@ def test_drag_and_drop_builds_a_three_level_audience(
 
 def test_the_list_edit_and_delete(page_as: SignIn, console_site: ConsoleSite) -> None:
     segments = four_segments(console_site)
-    (a, a_id), (b, b_id), _, _ = segments.values()
+    (_, a_id), (b, b_id), _, _ = segments.values()
     name = unique("Listed audience")
     created = console_site.api(
         "POST",

@@ -43,7 +43,6 @@ const treeRoot = $("tree");
 const state = {
   segments: [],
   segmentById: new Map(),
-  segmentSizes: new Map(), // id -> {size, errors, warnings}
   audiences: [],
   audienceSizes: new Map(), // id -> {size, errors, warnings}
   editing: null, // the audience open in the builder (null: a new one)
@@ -69,17 +68,8 @@ async function loadSegments() {
   }
   state.segments.sort((a, b) => a.attributes.name.localeCompare(b.attributes.name));
   state.segmentById = new Map(state.segments.map((s) => [s.id, s]));
-  renderPalette();
-  if (!state.segments.length) return;
-  try {
-    const answer = await call("POST", "/console/api/sizes", {
-      advertiserId: context.advertiserId,
-      segmentIds: state.segments.slice(0, 300).map((s) => s.id),
-    });
-    for (const sized of answer.data.segments) state.segmentSizes.set(sized.id, sized);
-  } catch (error) {
-    notify(`The segments' sizes could not be read: ${error.message}`, "error");
-  }
+  // No sizes here: a segment's size shows once it is in the tree (sizing every segment of the
+  // advertiser at each visit would cost more than the page).
   renderPalette();
 }
 
@@ -487,13 +477,11 @@ function renderPalette() {
   $("palette").replaceChildren(
     ...shown.map((segment) => {
       const a = segment.attributes;
-      const sized = state.segmentSizes.get(segment.id);
       const item = el(
         "li",
         { draggable: "true", class: "palette-item", dataset: { segmentId: segment.id } },
         el("span", { class: "palette-name" }, a.name),
         el("span", { class: "node-type" }, a.type),
-        el("span", { class: "size" }, sized ? sizeText(sized) : "…"),
         el("button", { type: "button", class: "secondary small", "aria-label": `Add “${a.name}” to the target group`, onclick: (e) => addSegment(e, segment.id) }, "Add"),
       );
       item.addEventListener("dragstart", (e) => {
@@ -512,19 +500,21 @@ function renderPalette() {
 
 // --- sizes ------------------------------------------------------------------------------------
 
-// One call per burst of edits: the first edit is asked at once, later ones within
-// SIZES_DELAY_MS wait for the end of the burst. A newer edit aborts the call of an older one,
+// One call per burst of edits: an edit is asked at once when no call is unanswered; edits that
+// come while one is, wait until SIZES_DELAY_MS after it was sent, and share one call. A newer edit aborts the call of an older one,
 // and an answer is shown only if no edit came after the one it answers.
 const sizes = {
   editedAt: 0,
   lastSent: -Infinity,
   timer: null,
   controller: null,
+  inFlight: false,
 
   ask() {
     treeRoot.dataset.sizesState = "pending";
     if (this.timer) return;
-    const wait = Math.max(0, this.lastSent + SIZES_DELAY_MS - performance.now());
+    // Nothing asked and unanswered: ask at once. Otherwise the edits of a burst share one call.
+    const wait = this.inFlight ? Math.max(0, this.lastSent + SIZES_DELAY_MS - performance.now()) : 0;
     if (wait === 0) this.send();
     else this.timer = setTimeout(() => this.send(), wait);
   },
@@ -565,6 +555,10 @@ const sizes = {
     const watched = [...treeRoot.querySelectorAll(".size"), $("overlap-table")];
     const shown = Promise.all(watched.map((span) => busy(span, request.catch(() => null))));
     let answer;
+    this.inFlight = true;
+    request.finally(() => {
+      if (this.controller === controller) this.inFlight = false;
+    }).catch(() => {});
     try {
       answer = await request;
     } catch (error) {
@@ -599,6 +593,7 @@ const sizes = {
     treeRoot.dataset.sizesSeq = String(seq);
     treeRoot.dataset.sizesState = "ready";
     $("tree-status").textContent = "";
+    performance.mark("sizes-drawn", { detail: { seq } });
     // Marked once the browser has drawn the new numbers.
     requestAnimationFrame(() =>
       setTimeout(() => {
