@@ -619,3 +619,21 @@ def test_a_lookalike_shows_its_size_once_computed(
         {"data": [{"id": segment_id, "type": "AudienceSegment"}]},
     )
     assert computed["data"][0]["attributes"]["size"] == 250
+
+
+def test_an_unknown_country_is_explained_beside_it(
+    page_as: SignIn, console_site: ConsoleSite
+) -> None:
+    page = page_as(MANAGER)
+    open_segments(page)
+    name = unique("Nowhere")
+    start(page, "In-market: shoppers of brands and interests", name)
+    page.get_by_label("Country (ISO code, e.g. FR)").fill("XX")
+    # The catalogues say why they cannot be listed...
+    expect(page.locator("#brand-status")).to_contain_text("'XX' is not an ISO 3166-1 alpha-2")
+    # ...and the API's refusal of the segment stands beside the country.
+    page.locator("#submit-segment").click()
+    expect(page.locator("#im-country + .field-problem")).to_have_text(
+        "'XX' is not an ISO 3166-1 alpha-2 country code"
+    )
+    assert all(s["attributes"]["name"] != name for s in segments_of(console_site))

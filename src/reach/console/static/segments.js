@@ -42,8 +42,6 @@ const TYPE_KEYS = {
 const SIZES_PER_CALL = 300;
 const SEARCH_DELAY_MS = 200;
 const MAX_OPTIONS = 50;
-// The API's largest search page (REACH_SEARCH_MAX_LIMIT's default).
-const SEARCH_PAGE = 100;
 
 const $ = (id) => document.getElementById(id);
 const form = $("segment-form");
@@ -66,7 +64,7 @@ const state = {
 async function loadSegments() {
   const table = $("list-wrap");
   try {
-    state.segments = await busy(table, searchAll("/audience-segments/search", { advertiserIds: [context.advertiserId] }, SEARCH_PAGE));
+    state.segments = await busy(table, searchAll("/audience-segments/search", { advertiserIds: [context.advertiserId] }));
   } catch (error) {
     notify(`The segments could not be read: ${error.message}`, "error");
     state.segments = [];
@@ -327,7 +325,7 @@ async function submit(event) {
   } catch (error) {
     if (error instanceof ApiError) {
       showProblems(form, error.problems);
-      notify("The segment was not saved: see the problems beside the fields.", "error");
+      notify("The segment was not saved: see the problems in the form.", "error");
       return;
     }
     throw error;
@@ -335,7 +333,7 @@ async function submit(event) {
   // A bulk answer: the item's problems are in ``errors``, with an HTTP success.
   if (answer.errors && answer.errors.length) {
     showProblems(form, answer.errors);
-    notify("The segment was not saved: see the problems beside the fields.", "error");
+    notify("The segment was not saved: see the problems in the form.", "error");
     return;
   }
   const saved = answer.data && answer.data[0];
@@ -521,6 +519,7 @@ async function loadCatalogues() {
     buildInterests(interests.data);
     state.interestWarnings = interests.warnings || [];
   } catch (error) {
+    if (country !== $("im-country").value.trim()) return; // asked again meanwhile
     state.catalogueCountry = null;
     state.brands = [];
     state.interests = new Map();
