@@ -103,6 +103,27 @@ class TestLookalike:
         assert model["countries"] == explained.countries
         assert model["holdoutAuc"] == explained.holdout_auc
 
+    def test_with_noisy_sizes_no_share_pins_the_seed_size(
+        self, app: FastAPI, sizer: ApiUser, worker: LookalikeWorker
+    ) -> None:
+        # The server's privacy, switched to its default mode: noisy sizes.
+        app.state.list_matches.privacy.mode = "noisy"
+        _, look = lookalike(sizer)
+        worker.run_once()
+        model = sizer.get(f"{LOOKALIKES}/{look}").json()["data"]["model"]
+        with app.state.database.session() as session:
+            explained = explanation(app.state.lookalikes.results, int(look), brand_names(session))
+        assert explained is not None
+        assert model["features"]
+        for shown, exact in zip(model["features"], explained.features, strict=True):
+            if model["seedSize"] is None:
+                assert shown["seedShare"] is None
+                assert shown["text"]["seedShare"] == "withheld"
+            else:
+                # Whole percents only.
+                assert shown["seedShare"] == round(exact.seed_share, 2)
+                assert shown["text"]["seedShare"] == share_text(round(exact.seed_share, 2))
+
     def test_a_failed_build_says_why_and_how_to_retry(
         self, sizer: ApiUser, worker: LookalikeWorker
     ) -> None:

@@ -117,11 +117,23 @@ def _model(
         return privacy.count(value, question, explained.build_id)
 
     countries = ",".join(explained.countries)
+    seed_size = count(explained.seed_size, seed_question)
+
+    def share(value: float) -> float | None:
+        # A share is a count over the seed: withheld with the seed's count, and rounded to a
+        # whole percent unless sizes are exact, so that no share pins the seed's exact size.
+        if seed_size is None:
+            return None
+        return value if privacy.exact else round(value, 2)
+
+    def text(value: float | None) -> str:
+        return "withheld" if value is None else share_text(value)
+
     return {
         "current": explained.key == key,
         "size": count(explained.size, f"Lookalike/{explained.key}"),
         "targetSize": explained.target_size,
-        "seedSize": count(explained.seed_size, seed_question),
+        "seedSize": seed_size,
         "eligibleSize": count(explained.eligible_size, f"Eligible/{countries}/{seed_question}"),
         "countries": explained.countries,
         "positives": count(explained.positives, f"Positives/{seed_question}"),
@@ -136,13 +148,13 @@ def _model(
                 "key": feature.key,
                 "label": feature.label,
                 "weight": feature.weight,
-                "seedShare": feature.seed_share,
-                "eligibleShare": feature.eligible_share,
-                # As `reach lookalike explain` prints them.
+                "seedShare": share(feature.seed_share),
+                "eligibleShare": share(feature.eligible_share),
+                # As `reach lookalike explain` prints them (when sizes are exact).
                 "text": {
                     "weight": weight_text(feature.weight),
-                    "seedShare": share_text(feature.seed_share),
-                    "eligibleShare": share_text(feature.eligible_share),
+                    "seedShare": text(share(feature.seed_share)),
+                    "eligibleShare": text(share(feature.eligible_share)),
                 },
             }
             for feature in explained.features

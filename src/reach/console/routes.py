@@ -9,6 +9,7 @@ from reach.console.api import router as api_router
 from reach.console.lists import router as lists_router
 from reach.console.lookalikes import router as lookalikes_router
 from reach.console.pages import PREFIX, console_router
+from reach.console.reference import router as reference_router
 
 CONSOLE_ASSETS = f"{PREFIX}/static"
 CONSOLE_ROUTERS: tuple[APIRouter, ...] = (
@@ -17,4 +18,5 @@ CONSOLE_ROUTERS: tuple[APIRouter, ...] = (
     lists_router,
     lookalikes_router,
     ad_sets_router,
+    reference_router,
 )
