@@ -30,6 +30,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -313,8 +314,16 @@ def summarise(timings: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def drive(
-    url: str, email: str, password: str, audience_id: str, fresh: list[str], phases: dict[str, Any]
+    url: str,
+    email: str,
+    password: str,
+    audience_id: str,
+    fresh: list[str],
+    phases: dict[str, Any],
+    bodies: list[bytes],
 ) -> dict[str, list[dict[str, Any]]]:
+    """Sign in, open the builder on the audience, then the cold and warm passes; ``bodies``
+    receives every sizes call the page made."""
     from playwright.sync_api import sync_playwright
 
     runs: dict[str, list[dict[str, Any]]] = {"cold": [], "warm": [], "remove": []}
@@ -326,6 +335,12 @@ def drive(
             ).new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on(
+                "request",
+                lambda r: (
+                    bodies.append(r.post_data_buffer or b"") if r.url.endswith(SIZES_CALL) else None
+                ),
+            )
             page.goto("/console/sign-in")
             page.get_by_label("E-mail").fill(email)
             page.get_by_label("Password").fill(password)
@@ -354,6 +369,28 @@ def drive(
         finally:
             browser.close()
     return runs
+
+
+def replay(http: Http, token: str, bodies: list[bytes]) -> dict[str, Any]:
+    """Every sizes call of the page asked again from here, with no browser running: the
+    server's share of an edit (its answers are known by now: warm)."""
+    seconds = []
+    questions = []
+    for body in bodies:
+        asked = json.loads(body or b"{}").get("algebras")
+        if not asked:
+            continue  # a call whose body the browser did not hand over
+        reply = http.request("POST", SIZES_CALL, body, json_headers(token))
+        if reply.status != 200:
+            raise BenchmarkError(f"{SIZES_CALL}: {reply.status} {reply.body[:300]!r}")
+        seconds.append(reply.seconds * 1000)
+        questions.append(len(asked))
+    return {
+        "calls": len(seconds),
+        "calls_of_the_page": len(bodies),
+        "latency_ms": distribution(seconds, 1),
+        "algebras_per_call": distribution(questions, 1),
+    }
 
 
 def judge(results: dict[str, Any]) -> dict[str, Any]:
@@ -421,9 +458,22 @@ def run(options: Options, stack: ExitStack) -> dict[str, Any]:
     audience_id = audience["data"][0]["id"]
     console.log(f"server pid {server.pid}; {len(fresh)} cold edits, then warm")
     phases: dict[str, Any] = {}
-    with Phase(server) as phase:
-        runs = drive(f"http://{HOST}:{server.port}", email, password, audience_id, fresh, phases)
+    bodies: list[bytes] = []
+    # Playwright's sync API in a thread of its own: the caller may run an event loop (or
+    # Playwright) already.
+    with Phase(server) as phase, ThreadPoolExecutor(1) as pool:
+        runs = pool.submit(
+            drive,
+            f"http://{HOST}:{server.port}",
+            email,
+            password,
+            audience_id,
+            fresh,
+            phases,
+            bodies,
+        ).result()
     results = {label: summarise(timings) for label, timings in runs.items()}
+    results["sizes_endpoint_without_browser"] = replay(http, token, bodies)
     results["server_during_browser_s"] = phase.report(sum(len(t) for t in runs.values()))
     results["phases_s"] = phases
     durations["total_s"] = round(time.perf_counter() - started, 1)
@@ -472,6 +522,8 @@ def summary(report: dict[str, Any]) -> Table:
             str(r["sizes_call_ms"]["p50"]) if r["sizes_call_ms"] else "-",
             str(r["page_work_and_drawing_ms"]["p50"]) if r["page_work_and_drawing_ms"] else "-",
         )
+    direct = report["results"]["sizes_endpoint_without_browser"]["latency_ms"]
+    table.add_row("sizes call alone", str(direct["p50"]), str(direct["p90"]), str(direct["max"]))
     return table
 
 

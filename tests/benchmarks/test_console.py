@@ -44,6 +44,8 @@ def test_a_run_over_a_tiny_store(tmp_path: Path) -> None:
         assert measured["sizes_calls"] == edits
         assert measured["tree_nodes"] == nodes
         assert measured["overlap_cells"] == (nodes - 4) ** 2
+    replayed = results["sizes_endpoint_without_browser"]
+    assert replayed["calls"] >= 12  # the page's sizes calls, asked again without a browser
     assert set(report["targets"]) == {"cold_p50_ms", "warm_p50_ms"}
     for target in report["targets"].values():
         assert isinstance(target["met"], bool)

@@ -246,8 +246,9 @@ function edited(event, focusKey = null) {
   treeRoot.dataset.editSeq = String(seq);
   sizes.editedAt = event && event.timeStamp ? event.timeStamp : performance.now();
   focusAfter = focusKey;
-  renderTree();
+  // The call goes first; the tree is drawn while the server answers.
   sizes.ask();
+  setTimeout(renderTree, 0);
 }
 
 function addSegment(event, segmentId, groupKey = state.target) {
@@ -336,6 +337,7 @@ function renderTree() {
   const [target] = find(state.target);
   $("target-name").textContent = target && target !== state.tree ? `the selected “${title(target)}” group` : "the root";
   showSizes();
+  for (const span of treeRoot.querySelectorAll(".size")) sizes.watch(span);
   if (focusAfter) {
     const focused = treeRoot.querySelector(`[data-key="${focusAfter}"]`);
     if (focused) focused.focus();
@@ -509,6 +511,12 @@ const sizes = {
   timer: null,
   controller: null,
   inFlight: false,
+  pending: null, // the unanswered call, for the spinners of nodes drawn meanwhile
+
+  // A spinner on ``element`` if the unanswered call takes long (busy() in console.js).
+  watch(element) {
+    if (this.pending) busy(element, this.pending);
+  },
 
   ask() {
     treeRoot.dataset.sizesState = "pending";
@@ -552,8 +560,11 @@ const sizes = {
       { advertiserId: context.advertiserId, algebras: [...questions.keys()].map((t) => JSON.parse(t)) },
       { signal: controller.signal },
     );
-    const watched = [...treeRoot.querySelectorAll(".size"), $("overlap-table")];
-    const shown = Promise.all(watched.map((span) => busy(span, request.catch(() => null))));
+    const pending = (this.pending = request.catch(() => null));
+    pending.then(() => {
+      if (this.pending === pending) this.pending = null;
+    });
+    this.watch($("overlap-table"));
     let answer;
     this.inFlight = true;
     request.finally(() => {
@@ -569,7 +580,6 @@ const sizes = {
       }
       return;
     }
-    await shown;
     if (seq !== Number(treeRoot.dataset.editSeq)) return; // an edit came since: its call will answer
     const answers = answer.data.algebras;
     state.sizes = new Map();
