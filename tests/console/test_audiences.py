@@ -84,6 +84,17 @@ def four_segments(site: ConsoleSite) -> dict[str, tuple[str, str]]:
     }
 
 
+def create_audience(site: ConsoleSite, name: str, algebra: dict[str, Any]) -> str:
+    """An audience of the advertiser, created through the API; its id."""
+    attributes = {"advertiserId": str(ADVERTISER), "name": name, "algebra": algebra}
+    created = site.api(
+        "POST", "/audiences/create", {"data": [{"type": "Audience", "attributes": attributes}]}
+    )
+    assert created["errors"] == [], created
+    identifier: str = created["data"][0]["id"]
+    return identifier
+
+
 def wait_sizes(page: Page) -> None:
     """Until the sizes on screen answer the latest edit."""
     tree = page.locator("#tree")
@@ -328,23 +339,7 @@ def test_the_list_edit_and_delete(page_as: SignIn, console_site: ConsoleSite) ->
     segments = four_segments(console_site)
     (_, a_id), (b, b_id), _, _ = segments.values()
     name = unique("Listed audience")
-    created = console_site.api(
-        "POST",
-        "/audiences/create",
-        {
-            "data": [
-                {
-                    "type": "Audience",
-                    "attributes": {
-                        "advertiserId": str(ADVERTISER),
-                        "name": name,
-                        "algebra": {"or": [{"audienceSegmentId": a_id}]},
-                    },
-                }
-            ]
-        },
-    )
-    audience_id = created["data"][0]["id"]
+    audience_id = create_audience(console_site, name, {"or": [{"audienceSegmentId": a_id}]})
     page = page_as(MANAGER)
     open_console(page, "audiences", ADVERTISER)
     row = page.locator("#audiences-table tbody tr").filter(has_text=name)
@@ -384,22 +379,7 @@ def test_a_viewer_explores_but_cannot_save(page_as: SignIn, console_site: Consol
     (_, a_id), (b, b_id), _, _ = segments.values()
     name = unique("Viewed audience")
     algebra = {"and": [{"audienceSegmentId": a_id}]}
-    console_site.api(
-        "POST",
-        "/audiences/create",
-        {
-            "data": [
-                {
-                    "type": "Audience",
-                    "attributes": {
-                        "advertiserId": str(ADVERTISER),
-                        "name": name,
-                        "algebra": algebra,
-                    },
-                }
-            ]
-        },
-    )
+    create_audience(console_site, name, algebra)
     page = page_as(VIEWER)
     open_console(page, "audiences", ADVERTISER)
     expect(page.get_by_role("button", name="New audience")).to_be_disabled()
