@@ -11,21 +11,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
+from pyroaring import AbstractBitMap
 
-from reach.audience.schemas import (
-    AlgebraNodeV1,
-    AudienceEstimateSizeEntityV1,
-    AudienceEstimateSizeEntityV1Resource,
-    AudienceEstimateSizeInputV1,
-)
+from reach.audience import algebra
+from reach.audience.schemas import AlgebraNodeV1
+from reach.audience.service import AudienceService
 from reach.audience_segment.schemas import AudienceSegmentComputeSizeEntityV1Resource
 from reach.auth.auth import AudienceReader
+from reach.kit.access import item_advertiser
+from reach.kit.findings import Findings
 from reach.kit.jsonbody import json_body
 from reach.kit.middleware import wire_problems
-from reach.kit.problems import RequestProblems
+from reach.kit.problems import Problem
 from reach.kit.sizes import freshness_headers
 from reach.kit.wire import JsonResponse, RequestModel
+from reach.lookalike.errors import LookalikeUnavailable
 from reach.sizing.endpoints import SizingDep
+from reach.sizing.service import SizingService
 
 router = APIRouter(prefix="/console/api", include_in_schema=False)
 
@@ -74,30 +76,50 @@ def sizes(
                     "warnings": [w for w in warnings if _item_of(w) == index],
                 }
             )
-    algebras: list[dict[str, Any]] = []
-    for node in body.algebras:
-        question = AudienceEstimateSizeInputV1(
-            data=AudienceEstimateSizeEntityV1Resource(
-                attributes=AudienceEstimateSizeEntityV1(
-                    advertiser_id=body.advertiser_id, algebra=node
-                )
-            )
-        )
-        try:
-            estimated = service.estimate_audience(reachable, question)
-        except RequestProblems as refused:
-            algebras.append(
-                {"size": None, "errors": wire_problems(request, refused.problems), "warnings": []}
-            )
-            continue
-        [(_, size)] = estimated.result.data
-        algebras.append(
-            {"size": size, "errors": [], "warnings": wire_problems(request, estimated.warnings)}
-        )
+    algebras = [
+        {
+            "size": size,
+            "errors": wire_problems(request, errors),
+            "warnings": wire_problems(request, warnings),
+        }
+        for size, errors, warnings in _estimates(service, reachable, body)
+    ]
     return JsonResponse(
         {"data": {"segments": segments, "algebras": algebras}},
         headers=freshness_headers(service.index.as_of, service.index.built_at),
     )
+
+
+def _estimates(
+    service: SizingService, reachable: frozenset[int], body: SizesInput
+) -> list[tuple[int | None, list[Problem], list[Problem]]]:
+    """Each algebra estimated as ``/audiences/estimate-size`` estimates it (same checks, same
+    members, same privacy treatment of the same question), with what the algebras of one call
+    share done once: one read of their segments, each segment's members taken once."""
+    audiences = AudienceService(service.session, service.settings, service.clock)
+    segments = audiences.segments_named(body.algebras, reachable)
+    members: dict[int, AbstractBitMap] = {}
+    answers: list[tuple[int | None, list[Problem], list[Problem]]] = []
+    for raw in body.algebras:
+        f = Findings()
+        advertiser_id = item_advertiser(body.advertiser_id, reachable, f)
+        checked = audiences.check_algebra(raw, advertiser_id, segments, f)
+        if f or checked is None or advertiser_id is None:
+            answers.append((None, [p.within("data") for p in f.problems], []))
+            continue
+        node, _ = algebra.parse(checked[0])
+        assert node is not None
+        warnings = service._fresh()
+        try:
+            size = len(service.audience_members(node, segments, members))
+        except LookalikeUnavailable as problem:
+            problem.source = {"size": "data/attributes/size"}
+            answers.append((None, [], [*warnings, problem]))
+            continue
+        question = service._audience_question(node, segments)
+        reported = service._report(size, question, "data/attributes/size", warnings)
+        answers.append((reported, [], warnings))
+    return answers
 
 
 def _item_of(problem: dict[str, Any]) -> int | None:
