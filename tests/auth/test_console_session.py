@@ -7,6 +7,7 @@ import copy
 import re
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -82,6 +83,28 @@ def test_sign_in_then_token_acts_for_the_operator(
     elsewhere["data"][0]["attributes"]["advertiserId"] = str(OTHER_ADVERTISER)
     refused = http.post(CREATE, json=elsewhere, headers=bearer(token))
     assert refused.json()["errors"][0]["code"] == "advertiser-access-denied", refused.text
+
+
+class TestSandboxAdmin:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"sandbox": True}
+
+    def test_only_an_operator_of_every_advertiser_gets_the_admin_token(
+        self, app: FastAPI, http: TestClient, api: ApiUser
+    ) -> None:
+        # ADVERTISER only, though OTHER_ADVERTISER exists: the controls would reach it too.
+        add_operator(app, EMAIL, PASSWORD, ADVERTISER)
+        sign_in(http, EMAIL, PASSWORD)
+        assert console_token(http)["adminToken"] is None
+        assert "granted every advertiser" in http.get("/console/sandbox").text
+        with app.state.database.session(write=True) as session:
+            OperatorService(session, app.state.clock).grant(EMAIL, [OTHER_ADVERTISER])
+        admin = console_token(http)["adminToken"]
+        assert admin
+        journal = http.get("/_reach/journal", headers={"Authorization": f"Bearer {admin}"})
+        assert journal.status_code == 200
+        assert "granted every advertiser" not in http.get("/console/sandbox").text
 
 
 def test_a_read_only_operator_reads_and_changes_nothing(
@@ -172,6 +195,33 @@ def test_pages_need_a_session_and_the_sandbox_page_needs_the_sandbox(
     assert out.status_code == 403
     csrf = re.search(r'data-csrf="([^"]+)"', http.get("/console/segments").text)
     assert csrf
+    kept = http.cookies.get("reach_console")
+    assert kept
     out = http.post("/console/sign-out", data={"csrf_token": csrf[1]}, follow_redirects=False)
     assert out.status_code == 303
     assert http.get("/console/segments", follow_redirects=False).status_code == 303
+    # A copy of the cookie taken before sign-out is worth nothing after it.
+    http.cookies.set("reach_console", kept)
+    assert http.get("/console/segments", follow_redirects=False).status_code == 303
+    assert http.post("/console/token", headers={"X-CSRF-Token": csrf[1]}).status_code == 401
+
+
+def test_a_new_password_ends_every_session(app: FastAPI, http: TestClient, api: ApiUser) -> None:
+    add_operator(app, EMAIL, PASSWORD, ADVERTISER)
+    sign_in(http, EMAIL, PASSWORD)
+    assert http.get("/console/segments", follow_redirects=False).status_code == 200
+    with app.state.database.session(write=True) as session:
+        OperatorService(session, app.state.clock).set_password(EMAIL, "another long password")
+    assert http.get("/console/segments", follow_redirects=False).status_code == 303
+    assert sign_in(http, EMAIL, "another long password").status_code == 303
+
+
+def test_an_odd_advertiser_in_the_address_shows_the_first(
+    app: FastAPI, http: TestClient, api: ApiUser
+) -> None:
+    add_operator(app, EMAIL, PASSWORD, ADVERTISER)
+    sign_in(http, EMAIL, PASSWORD)
+    for odd in ("%C2%B2", "9" * 5000, "-1", str(OTHER_ADVERTISER)):
+        page = http.get(f"/console/segments?advertiser={odd}")
+        assert page.status_code == 200
+        assert f'data-advertiser="{ADVERTISER}"' in page.text

@@ -54,7 +54,8 @@ class Operator:
     read_only: bool = False
 
 
-MANAGER = Operator("manager@northwind.example.com", "manager-password-1", (1001, 1002))
+# Granted every advertiser: the console opens the sandbox controls to them.
+MANAGER = Operator("manager@northwind.example.com", "manager-password-1", (1001, 1002, 1003))
 VIEWER = Operator("viewer@northwind.example.com", "viewer-password-1", (1001,), read_only=True)
 # Signed in, but granted no advertiser: the empty states.
 NEWCOMER = Operator("newcomer@northwind.example.com", "newcomer-password-1", ())

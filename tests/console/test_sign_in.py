@@ -40,7 +40,11 @@ def test_sign_in_page_refuses_a_wrong_password(browser: Any, console_site: Conso
 def test_an_operator_sees_only_their_advertisers(page_as: SignIn) -> None:
     page = page_as(MANAGER)
     options = page.locator("#advertiser-select option").all_inner_texts()
-    assert options == ["Northwind Outdoor (1001)", "Contoso Home (1002)"]
+    assert options == [
+        "Northwind Outdoor (1001)",
+        "Contoso Home (1002)",
+        "Fabrikam Bikes (1003)",
+    ]
     viewer = page_as(VIEWER)
     assert viewer.locator("#advertiser-select option").all_inner_texts() == [
         "Northwind Outdoor (1001)"

@@ -214,6 +214,8 @@ class SignInOutcome:
 
     operator_id: int | None = None
     retry_after: int | None = None
+    # The operator's session generation, for the session cookie.
+    generation: int = 0
 
 
 async def check_operator_password(request: Request, email: str, password: str) -> SignInOutcome:
@@ -228,15 +230,17 @@ async def check_operator_password(request: Request, email: str, password: str) -
     if not isinstance(attempt, Attempt):
         return SignInOutcome(retry_after=attempt)
 
-    def check() -> int | None:
+    def check() -> SignInOutcome:
         with state.database.session() as db:
             operator = OperatorService(db, state.clock).sign_in(email, password)
-            return None if operator is None else operator.id
+            if operator is None:
+                return SignInOutcome()
+            return SignInOutcome(operator_id=operator.id, generation=operator.session_generation)
 
-    operator_id = await guard.check(lambda: run_in_threadpool(check))
-    if operator_id is not None:
+    outcome = await guard.check(lambda: run_in_threadpool(check))
+    if outcome.operator_id is not None:
         await run_in_threadpool(guard.succeeded, attempt)
-    return SignInOutcome(operator_id=operator_id)
+    return outcome
 
 
 def signed_in_operator(
@@ -245,7 +249,7 @@ def signed_in_operator(
     """The operator whose valid session cookie (named ``cookie``) came with the request."""
     session = operator_sessions(request).read(request.cookies.get(cookie))
     operator = operators.get(session.operator_id) if session is not None else None
-    if session is None or operator is None:
+    if session is None or operator is None or session.generation != operator.session_generation:
         return None
     return session, operator
 
@@ -311,13 +315,12 @@ async def sign_in(request: Request) -> Response:
         return page
     if outcome.operator_id is None:
         return _sign_in_page(request, asked, email=email, error=WRONG_PASSWORD, status=401)
-    operator_id = outcome.operator_id
     response = RedirectResponse(
         f"/consent?{urlencode(asked.fields())}", status_code=303, headers=_PAGE_HEADERS
     )
     response.set_cookie(
         SESSION_COOKIE,
-        operator_sessions(request).issue(operator_id),
+        operator_sessions(request).issue(outcome.operator_id, outcome.generation),
         max_age=int(SESSION_LIFETIME.total_seconds()),
         path="/consent",
         secure=request.url.scheme == "https",

@@ -549,13 +549,20 @@ class OperatorService:
         return self.operators.list()
 
     def set_password(self, email: str, password: str) -> Operator:
-        """Give an operator a new password (their sessions stay valid until they end)."""
+        """Give an operator a new password; every session of theirs ends."""
         operator = self.operators.by_email(normalized_email(email))
         if operator is None:
             raise OperatorNotFound(f"No operator {email}")
         check_password_rules(password)
         operator.password_hash = _passwords().hash(password)
+        operator.session_generation += 1
         return operator
+
+    def end_sessions(self, operator_id: int) -> None:
+        """End every session of an operator, in every browser, at once."""
+        operator = self.operators.get(operator_id)
+        if operator is not None:
+            operator.session_generation += 1
 
     def grant(self, email: str, advertiser_ids: Sequence[int]) -> Operator:
         """Let an operator approve consents for more advertisers."""

@@ -27,6 +27,8 @@ def new_sign_in_nonce() -> str:
 @dataclass(frozen=True, slots=True)
 class OperatorSession:
     operator_id: int
+    # The operator's session generation when it was issued: valid while it is still theirs.
+    generation: int
     # Random per sign-in: the CSRF token is derived from it, so it changes with each session.
     session_id: str
     expires_at: int
@@ -43,16 +45,16 @@ def _same(given: str, expected: str) -> bool:
 
 
 class OperatorSessions:
-    """Issues and reads session cookies (``<operator>.<session>.<expiry>.<mac>``), HMAC-signed
-    with a key derived from the server key, checked against the injectable clock."""
+    """Issues and reads session cookies (``<operator>.<generation>.<session>.<expiry>.<mac>``),
+    HMAC-signed with a key derived from the server key, checked against the injectable clock."""
 
     def __init__(self, server_key: bytes, clock: Clock) -> None:
         self._key = derive_key(server_key, "reach/operator-session")
         self._clock = clock
 
-    def issue(self, operator_id: int) -> str:
+    def issue(self, operator_id: int, generation: int) -> str:
         expires = int((self._clock.now() + SESSION_LIFETIME).timestamp())
-        payload = f"{operator_id}.{secrets.token_urlsafe(16)}.{expires}"
+        payload = f"{operator_id}.{generation}.{secrets.token_urlsafe(16)}.{expires}"
         return f"{payload}.{_mac(self._key, 'session:' + payload)}"
 
     def read(self, cookie: str | None) -> OperatorSession | None:
@@ -62,10 +64,13 @@ class OperatorSessions:
         payload, _, mac = cookie.rpartition(".")
         if not _same(mac, _mac(self._key, "session:" + payload)):
             return None
-        operator, session_id, expires = payload.split(".")
+        parts = payload.split(".")
+        if len(parts) != 4:  # a cookie of an earlier format
+            return None
+        operator, generation, session_id, expires = parts
         if self._clock.now().timestamp() >= int(expires):
             return None
-        return OperatorSession(int(operator), session_id, int(expires))
+        return OperatorSession(int(operator), int(generation), session_id, int(expires))
 
     def csrf_token(self, session: OperatorSession) -> str:
         return _mac(self._key, f"csrf:{session.operator_id}.{session.session_id}")

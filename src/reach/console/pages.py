@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from reach.auth.console import (
@@ -29,8 +30,10 @@ from reach.auth.console import (
 from reach.auth.forms import FORM, FormError, parse_form
 from reach.auth.service import AuthService, OperatorService
 from reach.auth.sessions import SESSION_LIFETIME, SIGN_IN_LIFETIME, new_sign_in_nonce
+from reach.kit.ids import parse_id
 from reach.kit.jsonbody import read_body
 from reach.models import Operator
+from reach.reference.repository import AdvertiserRepository
 from reach.versions import API_VERSIONS
 
 PREFIX = "/console"
@@ -145,8 +148,18 @@ def _sign_in_page(
     return page
 
 
-def _operator(request: Request) -> tuple[str, Operator, list[tuple[int, str]]] | None:
-    """The signed-in operator: their CSRF token, themselves and their advertisers."""
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The signed-in operator, their page's CSRF token and advertisers, and whether the console
+    gives them the sandbox's admin token."""
+
+    csrf_token: str
+    operator: Operator
+    advertisers: list[tuple[int, str]]
+    sandbox_admin: bool
+
+
+def _operator(request: Request) -> SignedIn | None:
     state = request.app.state
     with state.database.session() as db:
         operators = OperatorService(db, state.clock)
@@ -155,8 +168,18 @@ def _operator(request: Request) -> tuple[str, Operator, list[tuple[int, str]]] |
             return None
         session, operator = signed_in
         advertisers = [(a.id, a.name) for a in operators.advertisers_of(operator)]
+        admin = _sandbox_admin(request, db, operator, {a for a, _ in advertisers})
         db.expunge(operator)
-    return operator_sessions(request).csrf_token(session), operator, advertisers
+    return SignedIn(operator_sessions(request).csrf_token(session), operator, advertisers, admin)
+
+
+def _sandbox_admin(request: Request, db: Session, operator: Operator, granted: set[int]) -> bool:
+    """On a sandbox, the console gives the admin token only to an operator who may change
+    things and is granted every advertiser of the server: the controls act on the whole server
+    (a reset of every advertiser, every client's journal)."""
+    if not request.app.state.settings.sandbox or operator.read_only:
+        return False
+    return {advertiser.id for advertiser in AdvertiserRepository(db).list()} <= granted
 
 
 def _to_sign_in(request: Request) -> RedirectResponse:
@@ -209,7 +232,7 @@ async def sign_in(request: Request) -> Response:
     response = RedirectResponse(next_url, 303, headers=_headers(request))
     response.set_cookie(
         SESSION_COOKIE,
-        operator_sessions(request).issue(outcome.operator_id),
+        operator_sessions(request).issue(outcome.operator_id, outcome.generation),
         max_age=int(SESSION_LIFETIME.total_seconds()),
         path=PREFIX,
         secure=request.url.scheme == "https",
@@ -229,15 +252,23 @@ async def sign_out(request: Request) -> Response:
         form = parse_form(await _form_body(request))
     except FormError:
         form = {}
-    if not _same(form.get("csrf_token", ""), signed_in[0]):
+    if not _same(form.get("csrf_token", ""), signed_in.csrf_token):
         return _render(
             request,
             "error.html",
             403,
             message="The form was stale or not sent by this page; reload the page and try again.",
         )
+    await run_in_threadpool(_end_sessions, request, signed_in.operator.id)
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response
+
+
+def _end_sessions(request: Request, operator_id: int) -> None:
+    """Sign-out ends every session of the operator, a copy of the cookie included."""
+    state = request.app.state
+    with state.database.session(write=True) as db:
+        OperatorService(db, state.clock).end_sessions(operator_id)
 
 
 @console_router.post("/token")
@@ -251,8 +282,8 @@ async def console_token(request: Request) -> Response:
         signed_in = _operator(request)
         if signed_in is None:
             return JSONResponse({"error": "Your console session has ended; sign in again."}, 401)
-        csrf, operator, _ = signed_in
-        if not _same(request.headers.get(CSRF_HEADER, ""), csrf):
+        operator = signed_in.operator
+        if not _same(request.headers.get(CSRF_HEADER, ""), signed_in.csrf_token):
             return JSONResponse(
                 {"error": "The page is stale or did not send this request; reload it."}, 403
             )
@@ -261,7 +292,7 @@ async def console_token(request: Request) -> Response:
                 operator
             )
         admin = None
-        if state.settings.sandbox and not operator.read_only:
+        if signed_in.sandbox_admin:
             admin = state.admin_tokens.issue(max(issued.expires_in / 3600, 0.25))
         body = {
             "accessToken": issued.access_token,
@@ -287,10 +318,9 @@ def _page_handler(page: Page) -> Any:
         signed_in = await run_in_threadpool(_operator, request)
         if signed_in is None:
             return _to_sign_in(request)
-        csrf, operator, advertisers = signed_in
-        ids = [advertiser_id for advertiser_id, _ in advertisers]
-        asked = request.query_params.get("advertiser", "")
-        selected = int(asked) if asked.isdigit() and int(asked) in ids else None
+        ids = [advertiser_id for advertiser_id, _ in signed_in.advertisers]
+        asked = parse_id(request.query_params.get("advertiser"))
+        selected = asked if asked in ids else None
         if selected is None and ids:
             selected = ids[0]
         return _render(
@@ -298,10 +328,11 @@ def _page_handler(page: Page) -> Any:
             f"{page.slug}.html",
             page=page,
             pages=_pages(request),
-            operator=operator,
-            advertisers=advertisers,
+            operator=signed_in.operator,
+            advertisers=signed_in.advertisers,
             advertiser_id=selected,
-            csrf_token=csrf,
+            csrf_token=signed_in.csrf_token,
+            sandbox_admin=signed_in.sandbox_admin,
             api_version=CONSOLE_API_VERSION,
             tiles=request.app.state.settings.console_tiles or "",
         )

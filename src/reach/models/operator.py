@@ -23,6 +23,9 @@ class Operator(Base):
     # A read-only operator sees everything of their advertisers in the console and changes
     # nothing: their console token holds only the read scope.
     read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Carried by each session cookie; raising it ends every session of the operator at once
+    # (sign-out, a new password).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     grants: Mapped[list[OperatorAdvertiser]] = relationship(
         back_populates="operator",

@@ -7,6 +7,8 @@ const data = document.body.dataset;
 export const context = Object.freeze({
   advertiserId: data.advertiser || null,
   readOnly: data.readOnly === "true",
+  // Whether the console gives this operator the sandbox's admin token (docs/console.md).
+  sandboxAdmin: data.sandboxAdmin === "true",
   apiVersion: data.apiVersion,
   prefix: data.prefix || "/console",
   tiles: data.tiles || null,
@@ -46,6 +48,10 @@ async function currentToken(renew = false) {
   return pending;
 }
 
+export const SANDBOX_REFUSAL = context.readOnly
+  ? "A read-only operator cannot use the sandbox controls."
+  : "The sandbox controls act on the whole server: the console opens them only to an operator granted every advertiser.";
+
 // --- calls ---------------------------------------------------------------------------------
 
 export class ApiError extends Error {
@@ -71,7 +77,7 @@ export async function call(method, path, body = undefined, { admin = false, sign
     const token = await currentToken(attempt > 0);
     const bearer = admin ? token.adminToken : token.accessToken;
     if (admin && !bearer) {
-      throw new ApiError(403, [{ title: "Sandbox", detail: "A read-only operator cannot use the sandbox controls." }]);
+      throw new ApiError(403, [{ title: "Sandbox", detail: SANDBOX_REFUSAL }]);
     }
     const headers = { Authorization: `Bearer ${bearer}`, Accept: "application/json" };
     let payload;
@@ -86,7 +92,14 @@ export async function call(method, path, body = undefined, { admin = false, sign
     const answer = await fetch(url(path), { method, headers, body: payload, signal });
     if (answer.status === 401 && attempt === 0) continue; // expired: renew once
     const text = await answer.text();
-    const parsed = text ? JSON.parse(text) : null;
+    let parsed = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // Not JSON (e.g. a proxy's error page): a refusal in words, an answer we cannot read.
+      const detail = `The server answered ${answer.status} with a body that is not JSON; try again.`;
+      throw new ApiError(answer.status, [{ title: `HTTP ${answer.status}`, detail }]);
+    }
     if (!answer.ok) {
       const problems = (parsed && parsed.errors) || [{ title: `HTTP ${answer.status}`, detail: text }];
       throw new ApiError(answer.status, problems, (parsed && parsed.warnings) || []);

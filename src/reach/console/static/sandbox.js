@@ -1,9 +1,10 @@
 // The sandbox page: fault rules (add, list, clear), the request journal (by client, newest
 // first) and the reset, all through the sandbox controls (/_reach/) with the console's admin
-// token. A read-only operator has none, and sees the controls disabled.
+// token. An operator without it (read-only, or not granted every advertiser) sees the controls
+// disabled, and why.
 import {
   ApiError,
-  applyReadOnly,
+  SANDBOX_REFUSAL,
   busy,
   call,
   clearProblems,
@@ -242,13 +243,12 @@ function showMode() {
 
 function start() {
   if (!faultForm) return; // no advertiser granted: nothing rendered
-  if (context.readOnly) {
+  if (!context.sandboxAdmin) {
     // Without an admin token, even reading the rules and the journal is out of reach.
-    for (const node of document.querySelectorAll("[data-admin]")) {
+    for (const node of document.querySelectorAll("[data-admin], [data-write]")) {
       node.disabled = true;
-      node.title = "A read-only operator cannot use the sandbox controls.";
+      node.title = SANDBOX_REFUSAL;
     }
-    applyReadOnly(document);
     $("faults-table").hidden = true;
     $("journal-table").hidden = true;
     return;

@@ -1,4 +1,6 @@
-"""Read-only operators: they may look at everything in the console and change nothing.
+"""Operators in the console: read-only operators, who may look at everything and change
+nothing, and a session generation, raised to end every session of an operator (sign-out,
+new password).
 
 Revision ID: 0005
 Revises: 0004
@@ -22,8 +24,13 @@ def upgrade() -> None:
         "operators",
         sa.Column("read_only", sa.Boolean(), server_default=sa.false(), nullable=False),
     )
+    op.add_column(
+        "operators",
+        sa.Column("session_generation", sa.Integer(), server_default="0", nullable=False),
+    )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("operators") as batch_op:
+        batch_op.drop_column("session_generation")
         batch_op.drop_column("read_only")
