@@ -230,7 +230,12 @@ async function readFile(file) {
 
 // --- preview -----------------------------------------------------------------------------------
 
+// Each preview is numbered: an answer to an earlier file, type or column is dropped.
+let previews = 0;
+
 async function preview() {
+  const asked = ++previews;
+  const shown = parsed;
   const values = valuesOf(parsed);
   const section = $("preview");
   if (!parsed) {
@@ -256,11 +261,12 @@ async function preview() {
         identifiers: first.map((v) => v.value),
       }),
     );
+    if (asked !== previews) return;
     perCall = answer.data.maxIdentifiersPerCall;
     const judged = answer.data.identifiers;
     const refused = judged.filter((j) => !j.accepted).length;
     $("preview-summary").textContent =
-      `${parsed.name}: ${formatNumber(values.length)} identifiers to send. Of the first ${judged.length}, ` +
+      `${shown.name}: ${formatNumber(values.length)} identifiers to send. Of the first ${judged.length}, ` +
       `${formatNumber(judged.length - refused)} will be accepted and ${formatNumber(refused)} refused.`;
     body.replaceChildren(
       ...judged.map((j, i) =>
@@ -275,6 +281,7 @@ async function preview() {
       ),
     );
   } catch (error) {
+    if (asked !== previews) return;
     body.replaceChildren();
     $("preview-summary").textContent = "";
     if (error instanceof ApiError) showProblems(form, error.problems);

@@ -49,6 +49,7 @@ function stateAdvice(item) {
   }
   if (item.state === "pending") return "The server is building the model; this page refreshes by itself.";
   if (item.state === "no-index") return item.reason;
+  if (item.state === "error") return `Its state could not be read (${item.reason}); press Refresh to ask again.`;
   return null;
 }
 
@@ -59,13 +60,29 @@ async function loadList() {
   const segments = await busy(wrap, searchAll("/audience-segments/search", { advertiserIds: [context.advertiserId] }, PAGE));
   segmentsById = new Map(segments.map((s) => [String(s.id), s]));
   lookalikes = segments.filter((s) => s.attributes.type === "Lookalike");
-  const states = await Promise.all(lookalikes.map((s) => explainOf(s.id)));
+  const states = await explainAll();
   renderList(states);
   wrap.removeAttribute("aria-busy");
   if (!selected && lookalikes.length) selected = String(lookalikes[0].id);
   const chosen = states.find((s) => s && s.id === selected);
   if (chosen) renderExplanation(chosen);
   schedule(states);
+}
+
+// Every lookalike's state, a few calls at a time (a page of many lookalikes must not spend the
+// operator's rate limit in one burst).
+async function explainAll(atOnce = 4) {
+  const states = new Array(lookalikes.length);
+  let next = 0;
+  async function worker() {
+    while (next < lookalikes.length) {
+      const index = next;
+      next += 1;
+      states[index] = await explainOf(lookalikes[index].id);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(atOnce, lookalikes.length) }, worker));
+  return states;
 }
 
 async function explainOf(id) {
@@ -127,6 +144,7 @@ async function choose(id) {
   query.set("lookalike", id);
   history.replaceState(null, "", `${location.pathname}?${query}`);
   const item = await busy($("explain-section"), explainOf(id));
+  if (id !== selected) return; // another lookalike was chosen meanwhile: its answer wins
   renderExplanation(item);
   $("explain-heading").focus();
 }
@@ -155,7 +173,9 @@ function renderExplanation(item) {
         { class: "empty", id: "model-empty" },
         item.state === "failed"
           ? "No model could be built for this lookalike. "
-          : "Building — refresh in a few seconds. ",
+          : item.state === "error"
+            ? "The model could not be read just now. "
+            : "Building — refresh in a few seconds. ",
         el("button", { type: "button", class: "secondary", onclick: () => choose(item.id) }, "Refresh"),
       ),
     );
@@ -314,7 +334,7 @@ function schedule(states) {
 }
 
 async function refresh() {
-  const states = await Promise.all(lookalikes.map((s) => explainOf(s.id)));
+  const states = await explainAll();
   renderList(states);
   const chosen = states.find((s) => s && s.id === selected);
   if (chosen) renderExplanation(chosen);
