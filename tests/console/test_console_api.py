@@ -128,3 +128,28 @@ def test_the_call_is_bounded_and_authenticated(http: TestClient, sizer: ApiUser)
     assert too_many.status_code == 400, too_many.text
     anonymous = http.post(SIZES, json={"advertiserId": str(ADVERTISER), "algebras": [leaf(a)]})
     assert anonymous.status_code == 401
+
+
+def test_the_segment_references_of_one_call_are_bounded(sizer: ApiUser) -> None:
+    [a] = new_segments(sizer, (0, 10))
+    # 300 questions, each of 14 references: 4,200, over the 4,096 one call may ask about.
+    wide = {"or": [leaf(a)] * 14}
+    refused = sizes(sizer, algebras=[wide] * 300)
+    assert refused.status_code == 400, refused.text
+    [problem] = refused.json()["errors"]
+    assert "at most 4,096 segment references" in problem["detail"]
+    assert sizes(sizer, algebras=[wide] * 290).status_code == 200
+
+
+class TestRateLimit:
+    @pytest.fixture
+    def settings_overrides(self, indexed_settings: dict[str, Any]) -> dict[str, Any]:
+        return indexed_settings | {"rate_limit_per_minute": 10}
+
+    def test_each_question_counts_as_a_call(self, sizer: ApiUser) -> None:
+        [a] = new_segments(sizer, (0, 10))
+        # The creation above was one call of ten; eight questions take eight more.
+        assert sizes(sizer, algebras=[leaf(a)] * 8).status_code == 200
+        limited = sizes(sizer, algebras=[leaf(a)] * 2)
+        assert limited.status_code == 429, limited.text
+        assert limited.json()["errors"][0]["code"] == "rate-limit-exceeded"

@@ -11,29 +11,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import Field
-from pyroaring import AbstractBitMap
 
-from reach.audience import algebra
 from reach.audience.schemas import AlgebraNodeV1
-from reach.audience.service import AudienceService
 from reach.audience_segment.schemas import AudienceSegmentComputeSizeEntityV1Resource
 from reach.auth.auth import AudienceReader
-from reach.kit.access import item_advertiser
-from reach.kit.findings import Findings
 from reach.kit.jsonbody import json_body
 from reach.kit.middleware import wire_problems
-from reach.kit.problems import Problem
+from reach.kit.problems import Invalid, RateLimited, RequestProblems
+from reach.kit.ratelimit import FixedWindowRateLimiter
 from reach.kit.sizes import freshness_headers
 from reach.kit.wire import JsonResponse, RequestModel
-from reach.lookalike.errors import LookalikeUnavailable
 from reach.sizing.endpoints import SizingDep
-from reach.sizing.service import SizingService
 
 router = APIRouter(prefix="/console/api", include_in_schema=False)
 
 # An audience tree of the console has at most a few dozen nodes; its overlap matrix, pairs of
 # at most 24 segments (276).
 MAX_QUESTIONS = 300
+# Segment references over all the algebras of one call: a tree of the API's largest (256
+# leaves) with every node and the pairs of its first segments fits.
+MAX_LEAVES = 4096
 
 
 class SizesInput(RequestModel):
@@ -55,6 +52,7 @@ def sizes(
     """``{"data": {"segments": [{id, size, errors, warnings}], "algebras": [{size, errors,
     warnings}]}}``, in the order asked. Each algebra is estimated as
     ``/audiences/estimate-size`` estimates it; each segment as ``compute-sizes`` sizes it."""
+    _charge(request, reader.client_id, body)
     reachable = reader.advertiser_ids
     segments: list[dict[str, Any]] = []
     if body.segment_ids:
@@ -78,11 +76,11 @@ def sizes(
             )
     algebras = [
         {
-            "size": size,
-            "errors": wire_problems(request, errors),
-            "warnings": wire_problems(request, warnings),
+            "size": estimate.size,
+            "errors": wire_problems(request, estimate.errors),
+            "warnings": wire_problems(request, estimate.warnings),
         }
-        for size, errors, warnings in _estimates(service, reachable, body)
+        for estimate in service.estimate_audiences(reachable, body.advertiser_id, body.algebras)
     ]
     return JsonResponse(
         {"data": {"segments": segments, "algebras": algebras}},
@@ -90,36 +88,36 @@ def sizes(
     )
 
 
-def _estimates(
-    service: SizingService, reachable: frozenset[int], body: SizesInput
-) -> list[tuple[int | None, list[Problem], list[Problem]]]:
-    """Each algebra estimated as ``/audiences/estimate-size`` estimates it (same checks, same
-    members, same privacy treatment of the same question), with what the algebras of one call
-    share done once: one read of their segments, each segment's members taken once."""
-    audiences = AudienceService(service.session, service.settings, service.clock)
-    segments = audiences.segments_named(body.algebras, reachable)
-    members: dict[int, AbstractBitMap] = {}
-    answers: list[tuple[int | None, list[Problem], list[Problem]]] = []
-    for raw in body.algebras:
-        f = Findings()
-        advertiser_id = item_advertiser(body.advertiser_id, reachable, f)
-        checked = audiences.check_algebra(raw, advertiser_id, segments, f)
-        if f or checked is None or advertiser_id is None:
-            answers.append((None, [p.within("data") for p in f.problems], []))
-            continue
-        node, _ = algebra.parse(checked[0])
-        assert node is not None
-        warnings = service._fresh()
-        try:
-            size = len(service.audience_members(node, segments, members))
-        except LookalikeUnavailable as problem:
-            problem.source = {"size": "data/attributes/size"}
-            answers.append((None, [], [*warnings, problem]))
-            continue
-        question = service._audience_question(node, segments)
-        reported = service._report(size, question, "data/attributes/size", warnings)
-        answers.append((reported, [], warnings))
-    return answers
+def _leaves(node: AlgebraNodeV1 | None) -> int:
+    if node is None:
+        return 0
+    children = [*(node.and_ or []), *(node.or_ or []), node.not_]
+    return (node.audience_segment_id is not None) + sum(_leaves(c) for c in children)
+
+
+def _charge(request: Request, client_id: str, body: SizesInput) -> None:
+    """Bound the call's work: at most ``MAX_LEAVES`` segment references in all, and every
+    question counted against the caller's rate limit as one call of the API (the call itself
+    counted one already), so asking in bulk buys no more than asking one by one."""
+    leaves = sum(_leaves(tree) for tree in body.algebras)
+    if leaves > MAX_LEAVES:
+        raise RequestProblems(
+            [
+                Invalid(
+                    f"One call asks about at most {MAX_LEAVES:,} segment references in all"
+                    f" ({leaves:,} here): split the questions over several calls",
+                    source={"algebras": "algebras"},
+                )
+            ]
+        )
+    limiter: FixedWindowRateLimiter = request.app.state.limiter
+    if not limiter.enabled:
+        return
+    for _ in range(len(body.segment_ids) + len(body.algebras) - 1):
+        usage = limiter.hit(client_id)
+        request.state.rate_limit = usage
+        if not usage.allowed:
+            raise RateLimited.from_usage(usage)
 
 
 def _item_of(problem: dict[str, Any]) -> int | None:

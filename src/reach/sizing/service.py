@@ -19,6 +19,7 @@ from reach.audience import algebra
 from reach.audience.errors import AudienceNotFound
 from reach.audience.repository import AudienceRepository
 from reach.audience.schemas import (
+    AlgebraNodeV1,
     AudienceComputeSizeEntityV1Resource,
     AudienceEstimateSizeInputV1,
 )
@@ -44,7 +45,7 @@ from reach.kit.access import item_advertiser
 from reach.kit.bulk import BulkResult, check_item_count
 from reach.kit.clock import Clock
 from reach.kit.findings import Findings, bulk_target
-from reach.kit.ids import parse_ids
+from reach.kit.ids import parse_id, parse_ids
 from reach.kit.metrics import SIZES_COMPUTED
 from reach.kit.problems import Invalid, Problem, RequestProblems, RequiredField
 from reach.kit.sizes import IndexUnavailable, floor_warning, freshness
@@ -60,6 +61,16 @@ class Sized:
     """The answer of a size operation: sizes by id (or one estimate), problems and warnings."""
 
     result: BulkResult[tuple[int, int | None]] = field(default_factory=BulkResult)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Estimate:
+    """One algebra's estimate: its size (None when withheld or refused), the problems that
+    refused it, the warnings of its answer."""
+
+    size: int | None = None
+    errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
 
 
@@ -293,29 +304,48 @@ class SizingService:
                     )
                 ]
             )
-        f = Findings()
-        advertiser_id = item_advertiser(attrs.advertiser_id, reachable, f)
-        audiences = AudienceService(self.session, self.settings, self.clock)
-        segments = audiences.segments_named([attrs.algebra], reachable)
-        checked = audiences.check_algebra(attrs.algebra, advertiser_id, segments, f)
-        if f or checked is None or advertiser_id is None:
-            raise RequestProblems(p.within("data") for p in f.problems)
-        node, _ = algebra.parse(checked[0])
-        assert node is not None
-        cache: dict[int, AbstractBitMap] = {}
-        sized = Sized(warnings=self._fresh())
-        try:
-            size = len(self.audience_members(node, segments, cache))
-        except LookalikeUnavailable as problem:
-            problem.source = {"size": "data/attributes/size"}
-            sized.warnings.append(problem)
-            sized.result.data.append((advertiser_id, None))
-            return sized
-        question = self._audience_question(node, segments)
-        sized.result.data.append(
-            (advertiser_id, self._report(size, question, "data/attributes/size", sized.warnings))
-        )
+        [estimate] = self.estimate_audiences(reachable, attrs.advertiser_id, [attrs.algebra])
+        if estimate.errors:
+            raise RequestProblems(estimate.errors)
+        advertiser_id = parse_id(attrs.advertiser_id)
+        assert advertiser_id is not None  # checked with the algebra
+        sized = Sized(warnings=estimate.warnings)
+        sized.result.data.append((advertiser_id, estimate.size))
         return sized
+
+    def estimate_audiences(
+        self,
+        reachable: frozenset[int],
+        advertiser: str | None,
+        trees: Sequence[AlgebraNodeV1 | None],
+    ) -> list[Estimate]:
+        """Each algebra of ``advertiser`` estimated as estimate-size estimates it (same checks,
+        same members, same privacy treatment of the same question); what the algebras share is
+        done once: one read of their segments, each segment's members taken once."""
+        audiences = AudienceService(self.session, self.settings, self.clock)
+        segments = audiences.segments_named(trees, reachable)
+        members: dict[int, AbstractBitMap] = {}
+        estimates: list[Estimate] = []
+        for raw in trees:
+            f = Findings()
+            advertiser_id = item_advertiser(advertiser, reachable, f)
+            checked = audiences.check_algebra(raw, advertiser_id, segments, f)
+            if f or checked is None or advertiser_id is None:
+                estimates.append(Estimate(errors=[p.within("data") for p in f.problems]))
+                continue
+            node, _ = algebra.parse(checked[0])
+            assert node is not None
+            warnings = self._fresh()
+            try:
+                size = len(self.audience_members(node, segments, members))
+            except LookalikeUnavailable as problem:
+                problem.source = {"size": "data/attributes/size"}
+                estimates.append(Estimate(warnings=[*warnings, problem]))
+                continue
+            question = self._audience_question(node, segments)
+            reported = self._report(size, question, "data/attributes/size", warnings)
+            estimates.append(Estimate(size=reported, warnings=warnings))
+        return estimates
 
 
 class InMarketSizes:

@@ -15,6 +15,7 @@ import {
   notify,
   searchAll,
   showProblems,
+  sizeAlgebras,
 } from "./console.js";
 
 // The API's largest search page (REACH_SEARCH_MAX_LIMIT's default).
@@ -85,13 +86,10 @@ async function loadAudiences() {
   renderList();
   if (!state.audiences.length) return;
   // Sizes through the console's route: a read-only operator sees them too.
-  const chunk = state.audiences.slice(0, 300);
+  const chunk = state.audiences;
   try {
-    const answer = await busy(wrap, call("POST", "/console/api/sizes", {
-      advertiserId: context.advertiserId,
-      algebras: chunk.map((a) => a.attributes.algebra),
-    }));
-    answer.data.algebras.forEach((sized, i) => state.audienceSizes.set(chunk[i].id, sized));
+    const answers = await busy(wrap, sizeAlgebras(chunk.map((a) => a.attributes.algebra)));
+    answers.forEach((sized, i) => state.audienceSizes.set(chunk[i].id, sized));
   } catch (error) {
     notify(`The audiences' sizes could not be read: ${error.message}`, "error");
   }
@@ -554,12 +552,9 @@ const sizes = {
         pairs.push([a, b, ask(a === b ? { audienceSegmentId: a } : { and: [{ audienceSegmentId: a }, { audienceSegmentId: b }] })]);
       }
     }
-    const request = call(
-      "POST",
-      "/console/api/sizes",
-      { advertiserId: context.advertiserId, algebras: [...questions.keys()].map((t) => JSON.parse(t)) },
-      { signal: controller.signal },
-    );
+    const request = sizeAlgebras([...questions.keys()].map((t) => JSON.parse(t)), {
+      signal: controller.signal,
+    }).then((algebras) => ({ data: { algebras } }));
     const pending = (this.pending = request.catch(() => null));
     pending.then(() => {
       if (this.pending === pending) this.pending = null;

@@ -123,6 +123,41 @@ export async function searchAll(path, attributes, limit = 100) {
   }
 }
 
+// The bounds of one /console/api/sizes call (src/reach/console/api.py).
+const SIZES_MAX_QUESTIONS = 300;
+const SIZES_MAX_LEAVES = 4096;
+
+function leafCount(algebra) {
+  if (!algebra || typeof algebra !== "object") return 0;
+  const children = [...(algebra.and || []), ...(algebra.or || []), algebra.not];
+  return (algebra.audienceSegmentId ? 1 : 0) + children.reduce((n, c) => n + leafCount(c), 0);
+}
+
+// The sizes of audience algebras of the page's advertiser, in the order asked: as many calls
+// of /console/api/sizes as its bounds need (most pages need one).
+export async function sizeAlgebras(algebras, { signal } = {}) {
+  const batches = [[]];
+  let leaves = 0;
+  for (const algebra of algebras) {
+    const cost = leafCount(algebra);
+    const batch = batches[batches.length - 1];
+    if (batch.length && (batch.length >= SIZES_MAX_QUESTIONS || leaves + cost > SIZES_MAX_LEAVES)) {
+      batches.push([]);
+      leaves = 0;
+    }
+    batches[batches.length - 1].push(algebra);
+    leaves += cost;
+  }
+  const answers = await Promise.all(
+    batches
+      .filter((batch) => batch.length)
+      .map((batch) =>
+        call("POST", "/console/api/sizes", { advertiserId: context.advertiserId, algebras: batch }, { signal }),
+      ),
+  );
+  return answers.flatMap((answer) => answer.data.algebras);
+}
+
 // --- problems beside their fields ----------------------------------------------------------
 
 // A field is matched by ``data-pointer`` (the tail of the problem's JSON pointer, such as
