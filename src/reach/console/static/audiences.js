@@ -16,6 +16,7 @@ import {
   searchAll,
   showProblems,
   sizeAlgebras,
+  timeOf,
 } from "./console.js";
 
 // The API's largest search page (REACH_SEARCH_MAX_LIMIT's default).
@@ -117,7 +118,7 @@ function renderList() {
         el("th", { scope: "row" }, a.name),
         el("td", { class: "number" }, size),
         el("td", { class: "number" }, formatNumber(new Set(leavesOf(a.algebra)).size)),
-        el("td", {}, new Date(a.updatedAt).toLocaleString()),
+        el("td", {}, timeOf(a.updatedAt)),
         el(
           "td",
           { class: "actions" },

@@ -252,6 +252,14 @@ export function formatSize(size, warnings = []) {
   return why ? `— (${why.detail})` : "—";
 }
 
+const dateTime = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
+
+// A moment as every page shows it: "4 Dec 2026, 06:16 UTC", in a <time> element.
+export function timeOf(iso) {
+  const date = new Date(iso);
+  return el("time", { datetime: iso }, Number.isNaN(date.getTime()) ? iso : `${dateTime.format(date)} UTC`);
+}
+
 export function debounce(fn, ms) {
   let timer = null;
   return (...args) => {

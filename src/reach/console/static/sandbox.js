@@ -119,8 +119,12 @@ function fillChoices(list, values) {
   list.replaceChildren(...[...values].sort().map((v) => el("option", { value: v })));
 }
 
+// Each read of the journal is numbered: an answer to an earlier choice is dropped.
+let journalReads = 0;
+
 async function loadJournal(event) {
   if (event) event.preventDefault();
+  const asked = ++journalReads;
   const table = $("journal-table");
   const client = $("journal-client").value;
   const limit = $("journal-limit").value;
@@ -138,9 +142,10 @@ async function loadJournal(event) {
       ]),
     );
   } catch (error) {
-    notify(`The journal could not be read: ${error.message}`, "error");
+    if (asked === journalReads) notify(`The journal could not be read: ${error.message}`, "error");
     return;
   }
+  if (asked !== journalReads) return;
   const seen = everyone || entries;
   const clients = new Set(seen.map((e) => e.clientId).filter(Boolean));
   if (client) clients.add(client);

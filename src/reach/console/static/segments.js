@@ -16,6 +16,7 @@ import {
   notify,
   searchAll,
   showProblems,
+  timeOf,
 } from "./console.js";
 import { LocationMap } from "./map.js";
 
@@ -135,17 +136,6 @@ function sizeCell(id) {
   return span;
 }
 
-const dateTime = new Intl.DateTimeFormat("en-GB", {
-  dateStyle: "medium",
-  timeStyle: "short",
-  timeZone: "UTC",
-});
-
-function whenCell(iso) {
-  const date = new Date(iso);
-  return el("time", { datetime: iso }, Number.isNaN(date.getTime()) ? iso : `${dateTime.format(date)} UTC`);
-}
-
 function filtered() {
   const type = $("filter-type").value;
   const words = $("filter-name").value.trim().toLocaleLowerCase();
@@ -169,7 +159,7 @@ function renderList() {
         el("th", { scope: "row" }, el("span", { class: "segment-name" }, a.name), a.description ? el("span", { class: "hint block" }, a.description) : null),
         el("td", { dataset: { label: "Type" } }, TYPE_LABELS[a.type] || a.type),
         el("td", { class: "number", dataset: { label: "Size" } }, sizeCell(segment.id)),
-        el("td", { dataset: { label: "Last update" } }, whenCell(a.updatedAt)),
+        el("td", { dataset: { label: "Last update" } }, timeOf(a.updatedAt)),
         el(
           "td",
           { class: "row-actions" },
