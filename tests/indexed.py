@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from reach.engine.demo_data import generate
 from reach.engine.index import IndexBuilder
 from reach.engine.store import Store
+from reach.lookalike.service import Lookalikes
+from reach.lookalike.worker import LookalikeWorker
 from reach.reference.taxonomy import taxonomy
 from tests.builders import add_advertiser, new_client
 from tests.conftest import ApiUser
@@ -68,3 +70,12 @@ def sizer(app: FastAPI, http: TestClient) -> ApiUser:
 def other_sizer(app: FastAPI, http: TestClient, sizer: ApiUser) -> ApiUser:
     """A manager client of the second advertiser only."""
     return ApiUser(http, new_client(app, ADVERTISERS[1], name="other"))
+
+
+@pytest.fixture
+def worker(app: FastAPI) -> LookalikeWorker:
+    """The server's lookalike worker, which builds only when the test says so
+    (``run_once``)."""
+    app.state.lookalikes = Lookalikes(app.state.lookalikes.results, lambda: None)
+    found: LookalikeWorker = app.state.lookalike_worker
+    return found

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from reach.lookalike.explain import brand_names, explanation, share_text, weight_text
-from reach.lookalike.service import Lookalikes
 from reach.lookalike.worker import LookalikeWorker
 from tests.builders import (
     AUDIENCES,
@@ -37,14 +36,6 @@ AD_SETS = "/console/api/ad-sets"
 @pytest.fixture
 def settings_overrides(indexed_settings: dict[str, Any]) -> dict[str, Any]:
     return indexed_settings
-
-
-@pytest.fixture
-def worker(app: FastAPI) -> LookalikeWorker:
-    """The server's worker, which builds only when the test says so (``run_once``)."""
-    app.state.lookalikes = Lookalikes(app.state.lookalikes.results, lambda: None)
-    found: LookalikeWorker = app.state.lookalike_worker
-    return found
 
 
 def lookalike(user: ApiUser, seed_days: int = 10, target_size: int = 300) -> tuple[str, str]:

@@ -38,14 +38,6 @@ def settings_overrides(indexed_settings: dict[str, Any]) -> dict[str, Any]:
     return indexed_settings
 
 
-@pytest.fixture
-def worker(app: FastAPI) -> LookalikeWorker:
-    """The server's worker, which builds only when the test says so (``run_once``)."""
-    app.state.lookalikes = Lookalikes(app.state.lookalikes.results, lambda: None)
-    found: LookalikeWorker = app.state.lookalike_worker
-    return found
-
-
 def lookalike(name: str, seed: str, target_size: int | None = None) -> dict[str, Any]:
     definition: dict[str, Any] = {"seedSegmentId": seed}
     if target_size is not None:

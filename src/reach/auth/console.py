@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -102,6 +103,28 @@ def operator_sessions(request: Request) -> OperatorSessions:
     return sessions
 
 
+def set_page_cookie(
+    request: Request,
+    response: Response,
+    name: str,
+    value: str,
+    lifetime: timedelta,
+    path: str,
+    same_site: Literal["lax", "strict"],
+) -> None:
+    """A cookie of the operators' pages: sent back only to ``path``, never read by scripts,
+    secure when the page is served over https."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=int(lifetime.total_seconds()),
+        path=path,
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite=same_site,
+    )
+
+
 def _guard(request: Request) -> SignInGuard:
     # Made on first use, in the event loop (its semaphore belongs to the running loop).
     state = request.app.state
@@ -191,15 +214,7 @@ def _sign_in_page(
     )
     if sent:
         return page
-    page.set_cookie(
-        SIGN_IN_COOKIE,
-        nonce,
-        max_age=int(SIGN_IN_LIFETIME.total_seconds()),
-        path="/consent",
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="lax",
-    )
+    set_page_cookie(request, page, SIGN_IN_COOKIE, nonce, SIGN_IN_LIFETIME, "/consent", "lax")
     return page
 
 
@@ -318,15 +333,8 @@ async def sign_in(request: Request) -> Response:
     response = RedirectResponse(
         f"/consent?{urlencode(asked.fields())}", status_code=303, headers=_PAGE_HEADERS
     )
-    response.set_cookie(
-        SESSION_COOKIE,
-        operator_sessions(request).issue(outcome.operator_id, outcome.generation),
-        max_age=int(SESSION_LIFETIME.total_seconds()),
-        path="/consent",
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="lax",
-    )
+    session = operator_sessions(request).issue(outcome.operator_id, outcome.generation)
+    set_page_cookie(request, response, SESSION_COOKIE, session, SESSION_LIFETIME, "/consent", "lax")
     return response
 
 

@@ -25,6 +25,7 @@ from reach.auth.console import (
     WRONG_PASSWORD,
     check_operator_password,
     operator_sessions,
+    set_page_cookie,
     signed_in_operator,
 )
 from reach.auth.forms import FORM, FormError, parse_form
@@ -136,15 +137,7 @@ def _sign_in_page(
         error=error,
     )
     if not sent:
-        page.set_cookie(
-            SIGN_IN_COOKIE,
-            nonce,
-            max_age=int(SIGN_IN_LIFETIME.total_seconds()),
-            path=PREFIX,
-            secure=request.url.scheme == "https",
-            httponly=True,
-            samesite="strict",
-        )
+        set_page_cookie(request, page, SIGN_IN_COOKIE, nonce, SIGN_IN_LIFETIME, PREFIX, "strict")
     return page
 
 
@@ -230,15 +223,8 @@ async def sign_in(request: Request) -> Response:
             request, email=email, next_url=next_url, error=WRONG_PASSWORD, status=401
         )
     response = RedirectResponse(next_url, 303, headers=_headers(request))
-    response.set_cookie(
-        SESSION_COOKIE,
-        operator_sessions(request).issue(outcome.operator_id, outcome.generation),
-        max_age=int(SESSION_LIFETIME.total_seconds()),
-        path=PREFIX,
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="strict",
-    )
+    session = operator_sessions(request).issue(outcome.operator_id, outcome.generation)
+    set_page_cookie(request, response, SESSION_COOKIE, session, SESSION_LIFETIME, PREFIX, "strict")
     return response
 
 
